@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: MIT
+# ktlsgw: one non-recursive Makefile. build/ is the normal build, build-san/
+# the same code under AddressSanitizer+UBSan (clang, plus libFuzzer targets).
+# Quiet unless V=1.
+
+VERSION := 0.1.0
+BUILD ?= build
+SAN ?= 0
+
+ifeq ($(SAN),1)
+CC := clang
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CFLAGS_OPT := -O1 $(SANFLAGS) -fsanitize=fuzzer-no-link
+LDFLAGS_SAN := $(SANFLAGS)
+else
+CC ?= gcc
+CFLAGS_OPT := -O2
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-missing-field-initializers
+CFLAGS := -std=gnu11 $(CFLAGS_OPT) -g $(WARN) -MMD -MP -Iinclude -I$(BUILD) \
+	-DKTLSGW_VERSION='"$(VERSION)"' -D_GNU_SOURCE $(EXTRA_CFLAGS)
+LDLIBS := -lssl -lcrypto -luring -lbpf -lyaml -lpthread
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-7s %s\n' "$(1)" "$(2)";
+endif
+
+SRCS := $(wildcard src/*.c)
+LIB_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRCS)))
+TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+# Debian 12 packages: to build, to run the test suite, to run benchmarks.
+DEPS_BUILD := gcc make libssl-dev liburing-dev libbpf-dev bpftool clang \
+	libclang-rt-14-dev libyaml-dev
+DEPS_TEST := openssl curl python3 python3-grpcio procps iproute2 \
+	qemu-system-x86 busybox-static cpio kmod
+DEPS_BENCH := haproxy nginx-light stunnel4 hitch gnuplot-nox
+
+.PHONY: all deps deps-bench test run check-tests san fuzz lint clean
+all: deps $(BUILD)/ktlsgw
+
+# Installs what is missing when root; otherwise prints the exact command.
+deps:
+	@missing=$$(for p in $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_EXTRA); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done | tr '\n' ' '); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "deps: installing $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+		else \
+			echo "deps: missing packages; run: sudo apt-get install -y $$missing"; exit 1; \
+		fi; \
+	fi
+
+deps-bench:
+	@$(MAKE) --no-print-directory deps DEPS_EXTRA="$(DEPS_BENCH)"
+
+$(BUILD) $(BUILD)/tests:
+	$(Q)mkdir -p $@
+
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libktlsgw.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/ktlsgw: $(BUILD)/main.o $(BUILD)/libktlsgw.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/t.o: tests/lib/t.c tests/lib/t.h | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/tests/t.o $(BUILD)/libktlsgw.a
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libktlsgw.a | $(BUILD)/tests
+	$(call msg,FUZZ,$@)
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+check-tests: $(BUILD)/ktlsgw $(TESTS) $(if $(filter 1,$(SAN)),$(FUZZERS))
+
+san:
+	@$(MAKE) --no-print-directory BUILD=build-san SAN=1 check-tests
+
+# The whole suite, twice: the normal build, then under ASan+UBSan.
+test: deps
+	@$(MAKE) --no-print-directory check-tests
+	@$(MAKE) --no-print-directory san
+	@tests/run.sh build build-san
+
+run: all
+	$(BUILD)/ktlsgw run -c conf/ktlsgw.yaml
+
+# Longer fuzzing than the smoke run in `make test`.
+FUZZ_SECONDS ?= 300
+fuzz: san
+	@for f in build-san/tests/fuzz_*; do \
+		FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/smoke.sh $$f || exit 1; done
+
+lint:
+	@tests/lint.sh
+
+clean:
+	rm -rf build build-san
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+-include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)

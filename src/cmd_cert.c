@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/* Placeholder while the foundation is being built. */
+#include "cmd.h"
+#include "common.h"
+
+int cmd_cert(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr, "ktlsgw cert: not built yet\n");
+	return 1;
+}
