@@ -34,6 +34,7 @@ endif
 SRCS := $(wildcard src/*.c)
 LIB_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(filter-out src/main.c,$(SRCS)))
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+TEST_LIB_OBJS := $(patsubst tests/lib/%.c,$(BUILD)/tests/lib_%.o,$(wildcard tests/lib/*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(wildcard tests/fuzz/fuzz_*.c))
 
 # Debian 12 packages: to build, to run the test suite, to run benchmarks.
@@ -79,11 +80,11 @@ $(BUILD)/ktlsgw: $(BUILD)/main.o $(BUILD)/libktlsgw.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/t.o: tests/lib/t.c tests/lib/t.h | $(BUILD)/tests
+$(BUILD)/tests/lib_%.o: tests/lib/%.c | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/lib -c $< -o $@
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/tests/t.o $(BUILD)/libktlsgw.a
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_LIB_OBJS) $(BUILD)/libktlsgw.a
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
 

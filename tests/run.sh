@@ -35,7 +35,8 @@ run_one() {
 }
 
 for build in "$@"; do
-	label=${build#build}; label=${label#-}; label=${label:-plain}
+	case $build in /*) ;; *) build=$PWD/$build ;; esac
+	label=$(basename "$build"); label=${label#build}; label=${label#-}; label=${label:-plain}
 	for t in "$build"/tests/test_*; do
 		[ -x "$t" ] && run_one "$label" 120 "$t"
 	done
@@ -44,7 +45,7 @@ for build in "$@"; do
 	done
 	for s in tests/integ/*.sh; do
 		[ -f "$s" ] || continue
-		KTLSGW="$PWD/$build/ktlsgw" BUILD="$PWD/$build" run_one "$label" 300 bash "$s"
+		KTLSGW="$build/ktlsgw" BUILD="$build" run_one "$label" 300 bash "$s"
 	done
 done
 echo "$pass passed, $fail failed, $skip skipped"
