@@ -34,6 +34,7 @@ run_one() {
 	rm -f "$log.err"
 }
 
+run_one tree 60 tests/lint.sh
 for build in "$@"; do
 	case $build in /*) ;; *) build=$PWD/$build ;; esac
 	label=$(basename "$build"); label=${label#build}; label=${label#-}; label=${label:-plain}
@@ -48,5 +49,11 @@ for build in "$@"; do
 		KTLSGW="$build/ktlsgw" BUILD="$build" run_one "$label" 300 bash "$s"
 	done
 done
+# kTLS is proven in a QEMU VM once, with the normal build.
+if [ -f tests/vm/run.sh ]; then
+	first=$1
+	case $first in /*) ;; *) first=$PWD/$first ;; esac
+	KTLSGW="$first/ktlsgw" BUILD="$first" run_one vm 900 bash tests/vm/run.sh
+fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
