@@ -103,7 +103,9 @@ test: deps
 	@$(MAKE) --no-print-directory san
 	@tests/run.sh build build-san
 
+# Demo certificates are made once, in conf/cert/ (git-ignored).
 run: all
+	@[ -f conf/cert/server.pem ] || $(BUILD)/ktlsgw cert gen --dir conf/cert --cn localhost
 	$(BUILD)/ktlsgw run -c conf/ktlsgw.yaml
 
 # Longer fuzzing than the smoke run in `make test`.
