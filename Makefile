@@ -86,11 +86,11 @@ $(BUILD)/tests/lib_%.o: tests/lib/%.c | $(BUILD)/tests
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_LIB_OBJS) $(BUILD)/libktlsgw.a
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -Itests/lib $(LDFLAGS_SAN) -o $@ $< $(filter %.o %.a,$^) $(LDLIBS)
 
 $(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libktlsgw.a | $(BUILD)/tests
 	$(call msg,FUZZ,$@)
-	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS_SAN) -o $@ $< $(filter %.o %.a,$^) $(LDLIBS)
 
 check-tests: $(BUILD)/ktlsgw $(TESTS) $(if $(filter 1,$(SAN)),$(FUZZERS))
 
