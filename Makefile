@@ -44,7 +44,7 @@ DEPS_TEST := openssl curl python3 python3-grpcio procps iproute2 \
 	qemu-system-x86 busybox-static cpio kmod
 DEPS_BENCH := haproxy nginx-light stunnel4 hitch gnuplot-nox
 
-.PHONY: all deps deps-bench test run check-tests san fuzz lint clean
+.PHONY: all deps deps-bench test run check-tests san fuzz lint clean vm-test
 all: deps $(BUILD)/ktlsgw
 
 # Installs what is missing when root; otherwise prints the exact command.
@@ -92,7 +92,17 @@ $(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libktlsgw.a | $(BUILD)/tests
 	$(call msg,FUZZ,$@)
 	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS_SAN) -o $@ $< $(filter %.o %.a,$^) $(LDLIBS)
 
-check-tests: $(BUILD)/ktlsgw $(TESTS) $(if $(filter 1,$(SAN)),$(FUZZERS))
+# kTLS VM test program (tests/vm/run.sh boots it in QEMU); not in the SAN build.
+VM_TESTS := $(if $(filter 1,$(SAN)),,$(BUILD)/tests/vm_ktls_pair)
+$(BUILD)/tests/vm_%: tests/vm/%.c $(BUILD)/libktlsgw.a | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(filter %.o %.a,$^) $(LDLIBS)
+
+check-tests: $(BUILD)/ktlsgw $(TESTS) $(VM_TESTS) $(if $(filter 1,$(SAN)),$(FUZZERS))
+
+# Only the kTLS VM test (boots Debian's kernel under QEMU; see tests/vm/run.sh).
+vm-test: $(BUILD)/tests/vm_ktls_pair
+	@BUILD=$(abspath $(BUILD)) tests/vm/run.sh
 
 san:
 	@$(MAKE) --no-print-directory BUILD=build-san SAN=1 check-tests
