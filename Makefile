@@ -72,6 +72,24 @@ $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
+# BPF object -> skeleton, seen only by src/ebpf.c. Built against the UAPI
+# <linux/bpf.h> (sock_ops, cgroup_skb and sockopt contexts), no vmlinux.h.
+CLANG ?= clang
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 | \
+	sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/%.h | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror $(BPF_SYS_INCLUDES) \
+		-Ibpf -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(BUILD)/ebpf.o: $(BUILD)/conn_stats.skel.h
+
 $(BUILD)/libktlsgw.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
