@@ -40,7 +40,7 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/%,$(wildcard tests/fuzz/fuzz
 # Debian 12 packages: to build, to run the test suite, to run benchmarks.
 DEPS_BUILD := gcc make libssl-dev liburing-dev libbpf-dev bpftool clang \
 	libclang-rt-14-dev libyaml-dev
-DEPS_TEST := openssl curl python3 python3-grpcio procps iproute2 \
+DEPS_TEST := openssl curl python3 python3-grpcio python3-yaml prometheus procps iproute2 \
 	qemu-system-x86 busybox-static cpio kmod
 DEPS_BENCH := haproxy nginx-light stunnel4 hitch gnuplot-nox
 

@@ -174,16 +174,38 @@ static bool ep_overlaps(const struct endpoint *a, const struct endpoint *b)
 		IN6_IS_ADDR_UNSPECIFIED(&b6->sin6_addr));
 }
 
+/* A loop: the upstream is the bind address itself, or the bind is a wildcard
+ * and the upstream a loopback or unspecified address on the same port. A
+ * remote host on the same port is not one (it cannot be known statically). */
+static bool ep_is_loop(const struct endpoint *bind, const struct endpoint *up)
+{
+	const struct sockaddr_in *b4 = (const void *)&bind->addr, *u4 = (const void *)&up->addr;
+	const struct sockaddr_in6 *b6 = (const void *)&bind->addr, *u6 = (const void *)&up->addr;
+
+	if (bind->addr.ss_family != up->addr.ss_family)
+		return false;
+	if (bind->addr.ss_family == AF_INET)
+		return b4->sin_port == u4->sin_port &&
+		       (b4->sin_addr.s_addr == u4->sin_addr.s_addr ||
+			u4->sin_addr.s_addr == htonl(INADDR_ANY) ||
+			(b4->sin_addr.s_addr == htonl(INADDR_ANY) &&
+			 (ntohl(u4->sin_addr.s_addr) >> 24) == 127));
+	return b6->sin6_port == u6->sin6_port &&
+	       (IN6_ARE_ADDR_EQUAL(&b6->sin6_addr, &u6->sin6_addr) ||
+		IN6_IS_ADDR_UNSPECIFIED(&u6->sin6_addr) ||
+		(IN6_IS_ADDR_UNSPECIFIED(&b6->sin6_addr) && IN6_IS_ADDR_LOOPBACK(&u6->sin6_addr)));
+}
+
 static void check_loops(struct loader *ld, const struct cfgnode *map, struct listener_cfg *l)
 {
 	const struct cfgnode *m = cfg_get(map, "alpnUpstreams"), *up = cfg_get(map, "upstream");
 	unsigned int i;
 
-	if (l->upstream.addrlen && ep_overlaps(&l->bind, &l->upstream))
+	if (l->upstream.addrlen && ep_is_loop(&l->bind, &l->upstream))
 		cfg_err(ld, up ? up : cfg_get(map, "milvus"),
 			"%s is this listener's own bind address (a loop)", l->upstream.text);
 	for (i = 0; i < l->n_alpn; i++)
-		if (l->alpn[i].has_upstream && ep_overlaps(&l->bind, &l->alpn[i].upstream))
+		if (l->alpn[i].has_upstream && ep_is_loop(&l->bind, &l->alpn[i].upstream))
 			cfg_err(ld, cfgtree_get(m, l->alpn[i].proto),
 				"%s is this listener's own bind address (a loop)",
 				l->alpn[i].upstream.text);

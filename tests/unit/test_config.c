@@ -132,6 +132,8 @@ static const struct ccase address_cases[] = {
 				  "      upstream: 127.0.0.1:9\n", false,
 	  { "t.yaml:5:17: gateway.listeners[0].upstream: 127.0.0.1:9 is this listener's own "
 	    "bind address (a loop)" }, 1 },
+	{ "remote upstream on the same port ok", "gateway:\n  listeners:\n    - name: a\n"
+	  "      bind: 0.0.0.0:19530\n      upstream: 192.0.2.10:19530\n", true, { NULL }, 0 },
 	{ "milvus grpc default loops", "gateway:\n  listeners:\n    - name: a\n"
 				       "      bind: 127.0.0.1:19530\n      milvus: grpc\n", false,
 	  { "t.yaml:5:15: gateway.listeners[0].milvus: 127.0.0.1:19530 is this listener's own "
