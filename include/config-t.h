@@ -85,6 +85,8 @@ struct config {
 	unsigned int connect_timeout_ms;
 	unsigned int idle_timeout_ms;
 	unsigned int drain_timeout_ms;
+	unsigned int ticket_rotation_ms;	/* gateway.ticketRotation */
+	unsigned int reload_debounce_ms;	/* gateway.reloadDebounce */
 	unsigned int max_conns;		/* global */
 	int log_level;			/* enum log_level */
 	bool access_log;

@@ -11,12 +11,16 @@
 #include <errno.h>
 
 #define WORKERS_MAX 256
+/* Tickets live up to two periods; TLS 1.3 caps a ticket at 7 days. */
+#define TICKET_ROTATION_MIN_MS 1000u
+#define TICKET_ROTATION_MAX_MS (72u * 3600 * 1000)
+#define RELOAD_DEBOUNCE_MAX_MS 60000u
 #define CONNS_MAX 10000000ul
 
 static const char *const gateway_keys[] = {
 	"listeners", "metrics", "ktls", "bpf", "workers", "handshakeTimeout", "connectTimeout",
 	"idleTimeout", "drainTimeout", "maxConnections", "logLevel", "accessLog", "user",
-	"allowInsecureKeyPerms", NULL
+	"allowInsecureKeyPerms", "ticketRotation", "reloadDebounce", NULL
 };
 
 static const char *const listener_keys[] = {
@@ -365,6 +369,21 @@ static void read_duration_key(struct loader *ld, const struct cfgnode *gw, const
 		*ms = v;
 }
 
+/* A duration key that must lie in [@min, @max] ms. */
+static void read_duration_range(struct loader *ld, const struct cfgnode *gw, const char *key,
+				unsigned int min, unsigned int max, unsigned int *ms)
+{
+	const struct cfgnode *n = cfg_get(gw, key);
+	unsigned int v;
+
+	if (!n || cfg_read_duration(ld, n, &v) < 0)
+		return;
+	if (v < min || v > max)
+		cfg_err(ld, n, "must be between %ums and %ums, got '%s'", min, max, n->value);
+	else
+		*ms = v;
+}
+
 static void read_bool_key(struct loader *ld, const struct cfgnode *gw, const char *key,
 			  bool *out)
 {
@@ -394,6 +413,12 @@ static void read_globals(struct loader *ld, const struct cfgnode *gw)
 	read_duration_key(ld, gw, "connectTimeout", &c->connect_timeout_ms);
 	read_duration_key(ld, gw, "idleTimeout", &c->idle_timeout_ms);
 	read_duration_key(ld, gw, "drainTimeout", &c->drain_timeout_ms);
+	c->ticket_rotation_ms = 3600000;
+	read_duration_range(ld, gw, "ticketRotation", TICKET_ROTATION_MIN_MS,
+			    TICKET_ROTATION_MAX_MS, &c->ticket_rotation_ms);
+	c->reload_debounce_ms = 250;
+	read_duration_range(ld, gw, "reloadDebounce", 0, RELOAD_DEBOUNCE_MAX_MS,
+			    &c->reload_debounce_ms);
 	n = cfg_get(gw, "maxConnections");
 	if (n && cfg_read_uint(ld, n, 1, CONNS_MAX, &v) == 0)
 		c->max_conns = v;

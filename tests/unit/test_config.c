@@ -237,6 +237,17 @@ static const struct ccase duration_cases[] = {
 	  { "gateway.drainTimeout: invalid duration" }, 1 },
 	{ "space", L0 "  drainTimeout: 10 s\n", false,
 	  { "gateway.drainTimeout: invalid duration '10 s'" }, 1 },
+	{ "ticketRotation too short", L0 "  ticketRotation: 500ms\n", false,
+	  { "t.yaml:6:19: gateway.ticketRotation: must be between 1000ms and 259200000ms, got "
+	    "'500ms'" }, 1 },
+	{ "ticketRotation too long", L0 "  ticketRotation: 73h\n", false,
+	  { "t.yaml:6:19: gateway.ticketRotation: must be between 1000ms and 259200000ms, got "
+	    "'73h'" }, 1 },
+	{ "ticketRotation garbage", L0 "  ticketRotation: hourly\n", false,
+	  { "t.yaml:6:19: gateway.ticketRotation: invalid duration 'hourly'" }, 1 },
+	{ "reloadDebounce too long", L0 "  reloadDebounce: 2m\n", false,
+	  { "t.yaml:6:19: gateway.reloadDebounce: must be between 0ms and 60000ms, got '2m'" },
+	  1 },
 };
 
 TEST(durations_rejected)
@@ -264,6 +275,12 @@ TEST(durations_parsed)
 	EXPECT_EQ(c->connect_timeout_ms, 10000);
 	config_free(c);
 	diag_free(&d);
+	c = tconfig_load(L0 "  ticketRotation: 12h\n  reloadDebounce: 0\n", &d);
+	ASSERT(c);
+	EXPECT_EQ(c->ticket_rotation_ms, 12 * 3600000);
+	EXPECT_EQ(c->reload_debounce_ms, 0);
+	config_free(c);
+	diag_free(&d);
 }
 
 TEST(defaults)
@@ -278,6 +295,8 @@ TEST(defaults)
 	EXPECT_EQ(c->connect_timeout_ms, 2000);
 	EXPECT_EQ(c->idle_timeout_ms, 300000);
 	EXPECT_EQ(c->drain_timeout_ms, 30000);
+	EXPECT_EQ(c->ticket_rotation_ms, 3600000);
+	EXPECT_EQ(c->reload_debounce_ms, 250);
 	EXPECT_EQ(c->max_conns, 10000);
 	EXPECT_EQ(c->workers, 0);
 	EXPECT_EQ(c->ktls, FEAT_AUTO);
