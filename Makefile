@@ -42,9 +42,9 @@ DEPS_BUILD := gcc make libssl-dev liburing-dev libbpf-dev bpftool clang \
 	libclang-rt-14-dev libyaml-dev
 DEPS_TEST := openssl curl python3 python3-grpcio python3-yaml prometheus procps iproute2 \
 	qemu-system-x86 busybox-static cpio kmod
-DEPS_BENCH := haproxy nginx-light stunnel4 hitch gnuplot-nox
+DEPS_BENCH := haproxy nginx libnginx-mod-stream stunnel4 hitch gnuplot-nox
 
-.PHONY: all deps deps-bench test run check-tests san fuzz lint clean vm-test
+.PHONY: all deps deps-bench test run check-tests san fuzz lint clean bench bench-bins vm-test
 all: deps $(BUILD)/ktlsgw
 
 # Installs what is missing when root; otherwise prints the exact command.
@@ -116,7 +116,28 @@ $(BUILD)/tests/vm_%: tests/vm/%.c $(BUILD)/libktlsgw.a | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(filter %.o %.a,$^) $(LDLIBS)
 
-check-tests: $(BUILD)/ktlsgw $(TESTS) $(VM_TESTS) $(if $(filter 1,$(SAN)),$(FUZZERS))
+# Benchmark tools (bench/): the load generator and the plaintext upstream.
+BENCH_BINS := $(BUILD)/bench/loadgen $(BUILD)/bench/upstream
+LOADGEN_SRCS := bench/loadgen.c bench/workload.c bench/lgtls.c bench/hist.c bench/procstat.c
+
+$(BUILD)/bench:
+	$(Q)mkdir -p $@
+
+$(BUILD)/bench/loadgen: $(LOADGEN_SRCS) bench/lg.h bench/hist.h include/common.h | $(BUILD)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Ibench $(LDFLAGS_SAN) -o $@ $(LOADGEN_SRCS) -lssl -lcrypto -lpthread
+
+$(BUILD)/bench/upstream: bench/upstream.c | $(BUILD)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS_SAN) -o $@ $<
+
+bench-bins: $(BENCH_BINS)
+
+# Peers side by side (HAProxy, nginx, stunnel, hitch): bench/results/<date>.md.
+bench: deps-bench $(BUILD)/ktlsgw $(BENCH_BINS)
+	@BUILD=$(BUILD) bash bench/run.sh
+
+check-tests: $(BUILD)/ktlsgw $(TESTS) $(VM_TESTS) $(BENCH_BINS) $(if $(filter 1,$(SAN)),$(FUZZERS))
 
 # Only the kTLS VM test (boots Debian's kernel under QEMU; see tests/vm/run.sh).
 vm-test: $(BUILD)/tests/vm_ktls_pair

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* The only module that talks to liburing: ring setup, SQE helpers and the
+ * CQE dispatch table. Every helper marks its op armed and, for a conn op,
+ * counts it in conn->inflight; the dispatcher undoes both on the last CQE. */
+#ifndef KTLSGW_LOOP_H
+#define KTLSGW_LOOP_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "common.h"
+#include "loop-t.h"
+
+/* A CQE handler: one step, arms the next op, returns 0 or -errno (a conn
+ * op's failure is passed to conn_fail()). -EAGAIN means "armed, wait". */
+typedef int op_fn(struct op *op, int res, unsigned int cqe_flags);
+
+/* The owner of an embedded op. */
+#define loop_owner(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* Sets up a ring of @entries SQEs. 0 or -errno. */
+__must_check int loop_init(struct loop *l, unsigned int entries);
+void loop_exit(struct loop *l);
+
+/* Submits what is queued, waits for at least one CQE (or @max_wait_ms),
+ * dispatches every CQE ready. 0 or -errno from io_uring_submit_and_wait. */
+__must_check int loop_run_once(struct loop *l, unsigned int max_wait_ms);
+
+/* Reads CLOCK_MONOTONIC in milliseconds. */
+uint64_t loop_clock_ms(void);
+
+/* SQE helpers: 0 when queued, -EBUSY when the ring cannot take an SQE. The
+ * memory they point to must stay valid until the op's CQE (it lives in the
+ * op's owner). */
+__must_check int loop_accept(struct loop *l, struct op *op, int fd);
+__must_check int loop_read(struct loop *l, struct op *op, int fd, void *buf, size_t len);
+__must_check int loop_recv(struct loop *l, struct op *op, int fd, void *buf, size_t len);
+__must_check int loop_send(struct loop *l, struct op *op, int fd, const void *buf, size_t len);
+__must_check int loop_connect(struct loop *l, struct op *op, int fd, const struct sockaddr *sa,
+			      socklen_t len);
+__must_check int loop_timeout(struct loop *l, struct op *op, struct loop_ts *ts);
+/* A POLL_ADD on @poll_fd linked to a SPLICE of @len bytes, non-blocking. */
+__must_check int loop_poll_splice(struct loop *l, struct op *poll, unsigned int events,
+				  int poll_fd, struct op *splice, int fd_in, int fd_out,
+				  unsigned int len);
+/* Asks the kernel to cancel @op when armed; its CQE then ends it. 0, or
+ * -EBUSY when no SQE was free (the caller makes the op end another way). */
+int loop_cancel(struct loop *l, struct op *op);
+
+#endif

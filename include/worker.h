@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* The gateway's threads: gateway_start() binds every listener once per
+ * worker (SO_REUSEPORT), builds each worker's TLS contexts and starts the
+ * threads; gateway_stop() wakes them through their eventfds and joins. */
+#ifndef KTLSGW_WORKER_H
+#define KTLSGW_WORKER_H
+
+#include "common.h"
+#include "worker-t.h"
+
+/* Starts the gateway for @cfg (borrowed: must outlive the gateway). Returns
+ * a new gateway or NULL after logging why (bind failure, bad TLS files). */
+struct gateway *gateway_start(const struct config *cfg);
+
+/* Stops and joins every worker, closes every conn and socket, frees @gw.
+ * Returns 0, or -EIO when a worker ended on an error. NULL is a no-op. */
+int gateway_stop(struct gateway *gw);
+
+/* Workers the gateway runs for @cfg: cfg->workers or the online cores. */
+unsigned int gateway_n_workers(const struct config *cfg);
+
+/* True when a log line for @r may be written now; counts it. The first
+ * line after a suppressed stretch says how many were dropped via @dropped. */
+bool worker_rl_allow(struct worker *w, enum rl_reason r, unsigned int *dropped);
+
+/* Buffer block of WORKER_BUF_BLOCK bytes for a conn; NULL when out of memory. */
+unsigned char *worker_buf_get(struct worker *w);
+void worker_buf_put(struct worker *w, unsigned char *blk);
+
+#define WORKER_BUF_SIZE (16u * 1024)		/* one buffer */
+#define WORKER_BUF_BLOCK (4u * WORKER_BUF_SIZE)	/* rx + tx for both sides */
+
+/* CQE handlers of worker-level ops. */
+int worker_on_wake(struct op *op, int res, unsigned int cqe_flags);
+int worker_on_tick(struct op *op, int res, unsigned int cqe_flags);
+
+#endif

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/* Userspace payload path and the socket I/O of every buffered side. Each
+ * side has a fixed rx and tx buffer; OpenSSL reads rx and writes tx through
+ * tls.c's BIO. A side is read only while its rx has room, and rx drains only
+ * as fast as the other side's tx empties: that is the backpressure. */
+#include "relay.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+#include "loop.h"
+#include "tls.h"
+#include "worker.h"
+
+#define CHUNK 16384u			/* plaintext per TLS record written */
+#define MIN_ROOM (TLS_RECORD_OVERHEAD + 256u)	/* less tx room than this: wait */
+
+static struct op *recv_op(struct conn *c, int s)
+{
+	return &c->ops[SLOT_RECV_C + s];
+}
+
+static struct op *send_op(struct conn *c, int s)
+{
+	return &c->ops[SLOT_SEND_C + s];
+}
+
+void relay_bind_buffers(struct conn *c, unsigned char *mem)
+{
+	struct buf *bufs[4] = { &c->side[0].rx, &c->side[0].tx, &c->side[1].rx, &c->side[1].tx };
+	unsigned int i;
+
+	for (i = 0; i < 4; i++)
+		*bufs[i] = (struct buf){ mem + i * WORKER_BUF_SIZE, 0, 0, WORKER_BUF_SIZE };
+}
+
+/* Moves the unread bytes to the front; only while no op targets @b. */
+static void buf_compact(struct buf *b)
+{
+	uint32_t n = b->tail - b->head;
+
+	if (!b->head)
+		return;
+	if (n)
+		memmove(b->base, b->base + b->head, n);
+	b->head = 0;
+	b->tail = n;
+}
+
+int relay_arm_recv(struct conn *c, int s)
+{
+	struct side *sd = &c->side[s];
+
+	if (recv_op(c, s)->armed || (sd->flags & (SIDE_F_FIN | SIDE_F_EOF)))
+		return 0;
+	/* Keep recvs large: move a small tail of unread bytes to the front. */
+	if (sd->rx.head == sd->rx.tail || (sd->rx.head && sd->rx.cap - sd->rx.tail < sd->rx.cap / 4))
+		buf_compact(&sd->rx);
+	if (sd->rx.tail == sd->rx.cap)
+		return 0;	/* full: the other side must drain first */
+	return loop_recv(&c->w->loop, recv_op(c, s), sd->fd, sd->rx.base + sd->rx.tail,
+			 sd->rx.cap - sd->rx.tail);
+}
+
+int relay_flush(struct conn *c, int s)
+{
+	struct side *sd = &c->side[s];
+
+	if (send_op(c, s)->armed || sd->tx.tail == sd->tx.head)
+		return 0;
+	sd->sending = sd->tx.tail - sd->tx.head;
+	return loop_send(&c->w->loop, send_op(c, s), sd->fd, sd->tx.base + sd->tx.head,
+			 sd->sending);
+}
+
+bool relay_is_tx_empty(const struct conn *c, int s)
+{
+	return c->side[s].tx.head == c->side[s].tx.tail;
+}
+
+static uint32_t tx_room(const struct side *sd)
+{
+	return sd->tx.cap - sd->tx.tail;
+}
+
+/* TLS source: decrypt straight into a plaintext destination's tx, or via
+ * the worker's scratch into a TLS destination. */
+static int move_from_tls(struct conn *c, int a, int b)
+{
+	struct side *dst = &c->side[b];
+	uint32_t room;
+	int n, w;
+
+	while ((room = tx_room(dst)) >= MIN_ROOM) {
+		if (!dst->ssl) {
+			n = tls_read(c, a, dst->tx.base + dst->tx.tail, room);
+			if (n > 0)
+				dst->tx.tail += (uint32_t)n;
+			c->payload[a] += n > 0 ? (uint64_t)n : 0;
+		} else {
+			room -= TLS_RECORD_OVERHEAD;
+			n = tls_read(c, a, c->w->scratch, room < CHUNK ? room : CHUNK);
+			w = n > 0 ? tls_write(c, b, c->w->scratch, (size_t)n) : 0;
+			if (w < 0)
+				return w;
+			BUG_ON(n > 0 && w != n);
+			c->payload[a] += (uint64_t)w;
+		}
+		if (n == 0)
+			c->side[a].flags |= SIDE_F_EOF;
+		if (n <= 0)
+			return n == -EAGAIN ? 0 : n;
+	}
+	return 0;
+}
+
+/* Plaintext source into a TLS destination. */
+static int move_to_tls(struct conn *c, int a, int b)
+{
+	struct side *src = &c->side[a];
+	uint32_t room, len;
+	int n;
+
+	while (src->rx.tail > src->rx.head && (room = tx_room(&c->side[b])) >= MIN_ROOM) {
+		len = src->rx.tail - src->rx.head;
+		room -= TLS_RECORD_OVERHEAD;
+		len = len < room ? len : room;
+		n = tls_write(c, b, src->rx.base + src->rx.head, len < CHUNK ? len : CHUNK);
+		if (n < 0)
+			return n;
+		src->rx.head += (uint32_t)n;
+		c->payload[a] += (uint64_t)n;
+	}
+	if ((src->flags & SIDE_F_FIN) && src->rx.tail == src->rx.head)
+		src->flags |= SIDE_F_EOF;
+	return 0;
+}
+
+/* Half-close: once side @a's input has ended and all of it reached @b's tx,
+ * queue close_notify (TLS) and shut @b's write side after tx drains. */
+static int propagate_eof(struct conn *c, int a, int b)
+{
+	struct side *dst = &c->side[b];
+	int ret;
+
+	if (!(c->side[a].flags & SIDE_F_EOF) || (dst->flags & SIDE_F_SHUT_WANTED))
+		return 0;
+	dst->flags |= SIDE_F_SHUT_WANTED;
+	if (dst->ssl && (ret = tls_shutdown(c, b)) < 0)
+		return ret;
+	return 0;
+}
+
+static int shut_if_drained(struct conn *c, int s)
+{
+	struct side *sd = &c->side[s];
+
+	if (!(sd->flags & SIDE_F_SHUT_WANTED) || (sd->flags & SIDE_F_SHUT_DONE) ||
+	    !relay_is_tx_empty(c, s) || send_op(c, s)->armed)
+		return 0;
+	sd->flags |= SIDE_F_SHUT_DONE;
+	if (shutdown(sd->fd, SHUT_WR) < 0 && errno != ENOTCONN)
+		return -errno;
+	return 0;
+}
+
+static int pump_dir(struct conn *c, int a, int b)
+{
+	int ret;
+
+	if (c->side[a].ssl)
+		ret = move_from_tls(c, a, b);
+	else
+		ret = move_to_tls(c, a, b);
+	if (ret < 0)
+		return ret;
+	ret = propagate_eof(c, a, b);
+	if (ret < 0)
+		return ret;
+	ret = relay_flush(c, b);
+	if (ret < 0)
+		return ret;
+	ret = shut_if_drained(c, b);
+	if (ret < 0)
+		return ret;
+	return relay_arm_recv(c, a);
+}
+
+int relay_pump(struct conn *c)
+{
+	int ret;
+
+	ret = pump_dir(c, SIDE_CLIENT, SIDE_UPSTREAM);
+	if (ret < 0)
+		return ret;
+	ret = pump_dir(c, SIDE_UPSTREAM, SIDE_CLIENT);
+	if (ret < 0)
+		return ret;
+	/* OpenSSL may have queued bytes of its own (a KeyUpdate answer). */
+	ret = relay_flush(c, SIDE_CLIENT);
+	if (ret < 0)
+		return ret;
+	if ((c->side[SIDE_CLIENT].flags & SIDE_F_SHUT_DONE) &&
+	    (c->side[SIDE_UPSTREAM].flags & SIDE_F_SHUT_DONE))
+		conn_close(c, "closed by peers");
+	return 0;
+}
+
+int relay_on_recv(struct op *op, int res, unsigned int cqe_flags)
+{
+	struct conn *c = op->conn;
+	struct side *sd = &c->side[op->idx];
+
+	(void)cqe_flags;
+	if (res < 0)
+		return res;
+	if (res == 0)
+		sd->flags |= SIDE_F_FIN;
+	sd->rx.tail += (uint32_t)res;
+	sd->bytes_in += (uint64_t)res;
+	c->t_last = c->w->loop.now_ms;
+	return conn_step(c);
+}
+
+int relay_on_send(struct op *op, int res, unsigned int cqe_flags)
+{
+	struct conn *c = op->conn;
+	struct side *sd = &c->side[op->idx];
+
+	(void)cqe_flags;
+	sd->sending = 0;
+	if (res < 0)
+		return res;
+	sd->tx.head += (uint32_t)res;
+	sd->bytes_out += (uint64_t)res;
+	c->t_last = c->w->loop.now_ms;
+	buf_compact(&sd->tx);
+	if (c->state == CONN_ST_RELAY_USER || c->state == CONN_ST_DRAIN)
+		return conn_step(c);
+	/* Handshakes: finish the flight, then let OpenSSL continue. */
+	if (!relay_is_tx_empty(c, op->idx))
+		return relay_flush(c, op->idx);
+	return conn_step(c);
+}

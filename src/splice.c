@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/* Kernel payload path. Leg 0 moves client -> upstream, leg 1 upstream ->
+ * client, each socket -> pipe -> socket with IORING_OP_SPLICE. A poll is
+ * linked in front of every splice: sockets are non-blocking, so a splice
+ * never parks an io-wq thread, and readiness costs no extra round trip. */
+#include "splice.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "loop.h"
+#include "worker.h"
+
+static int leg_src(int g)
+{
+	return g == 0 ? SIDE_CLIENT : SIDE_UPSTREAM;
+}
+
+static int leg_dst(int g)
+{
+	return g == 0 ? SIDE_UPSTREAM : SIDE_CLIENT;
+}
+
+static int open_pipe(struct leg *l)
+{
+	if (pipe2(l->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+		l->pipe[0] = l->pipe[1] = -1;
+		return -errno;
+	}
+	/* Best effort: the default 64 KiB works, only slower. */
+	(void)fcntl(l->pipe[1], F_SETPIPE_SZ, SPLICE_PIPE_SIZE);
+	return 0;
+}
+
+static int arm_in(struct conn *c, int g)
+{
+	int src = c->side[leg_src(g)].fd;
+
+	return loop_poll_splice(&c->w->loop, &c->ops[SLOT_POLL_IN_0 + g], POLLIN, src,
+				&c->ops[SLOT_SPLICE_IN_0 + g], src, c->leg[g].pipe[1],
+				SPLICE_PIPE_SIZE);
+}
+
+static int arm_out(struct conn *c, int g)
+{
+	int dst = c->side[leg_dst(g)].fd;
+
+	return loop_poll_splice(&c->w->loop, &c->ops[SLOT_POLL_OUT_0 + g], POLLOUT, dst,
+				&c->ops[SLOT_SPLICE_OUT_0 + g], c->leg[g].pipe[0], dst,
+				c->leg[g].in_pipe);
+}
+
+int splice_start(struct conn *c)
+{
+	int g, ret;
+
+	for (g = 0; g < 2; g++) {
+		ret = open_pipe(&c->leg[g]);
+		if (ret < 0)
+			return ret;
+	}
+	for (g = 0; g < 2; g++) {
+		ret = arm_in(c, g);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+void splice_release(struct conn *c)
+{
+	int g, i;
+
+	for (g = 0; g < 2; g++)
+		for (i = 0; i < 2; i++) {
+			if (c->leg[g].pipe[i] >= 0)
+				close(c->leg[g].pipe[i]);
+			c->leg[g].pipe[i] = -1;
+		}
+}
+
+/* Source EOF and the pipe empty: FIN to the destination; both legs done
+ * ends the conn. */
+static int leg_finish(struct conn *c, int g)
+{
+	struct side *dst = &c->side[leg_dst(g)];
+
+	if (shutdown(dst->fd, SHUT_WR) < 0 && errno != ENOTCONN)
+		return -errno;
+	dst->flags |= SIDE_F_SHUT_DONE;
+	c->leg[g].done = true;
+	if (c->leg[0].done && c->leg[1].done)
+		conn_close(c, "closed by peers");
+	return 0;
+}
+
+int splice_on_in(struct op *op, int res, unsigned int cqe_flags)
+{
+	struct conn *c = op->conn;
+	int g = op->idx;
+
+	(void)cqe_flags;
+	if (res == -EAGAIN)
+		return arm_in(c, g);	/* readiness was stale: poll again */
+	if (res < 0)
+		return res;
+	if (res == 0) {
+		log_debug("w=%u conn=%llu leg %d: EOF", c->w->id, (unsigned long long)c->id, g);
+		c->leg[g].eof = true;
+		c->side[leg_src(g)].flags |= SIDE_F_EOF;
+		return leg_finish(c, g);
+	}
+	c->leg[g].in_pipe += (uint32_t)res;
+	c->side[leg_src(g)].bytes_in += (uint64_t)res;
+	c->t_last = c->w->loop.now_ms;
+	return arm_out(c, g);
+}
+
+int splice_on_out(struct op *op, int res, unsigned int cqe_flags)
+{
+	struct conn *c = op->conn;
+	int g = op->idx;
+
+	(void)cqe_flags;
+	if (res == -EAGAIN)
+		return arm_out(c, g);
+	if (res <= 0)
+		return res < 0 ? res : -EPIPE;
+	c->leg[g].in_pipe -= (uint32_t)res;
+	c->side[leg_dst(g)].bytes_out += (uint64_t)res;
+	c->payload[leg_src(g)] += (uint64_t)res;
+	c->t_last = c->w->loop.now_ms;
+	if (c->leg[g].in_pipe)
+		return arm_out(c, g);
+	return arm_in(c, g);
+}

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: MIT */
+/* Worker threads: each runs its own ring over its own listening sockets,
+ * conn pool and buffer pool, and checks conn deadlines on a 100 ms tick.
+ * Stopping: an eventfd per worker, written by gateway_stop(). */
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "loop.h"
+#include "tls.h"
+
+#define RING_ENTRIES 2048
+#define TICK_MS 100
+#define STOP_GRACE_MS 2000	/* at most this long for cancelled ops to end */
+
+unsigned int gateway_n_workers(const struct config *cfg)
+{
+	long n;
+
+	if (cfg->workers)
+		return cfg->workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned int)n : 1;
+}
+
+/* ---- rate limit and buffers ---- */
+
+bool worker_rl_allow(struct worker *w, enum rl_reason r, unsigned int *dropped)
+{
+	struct ratelimit *rl = &w->rl;
+	uint64_t sec = w->loop.now_ms / 1000;
+
+	if (sec != rl->window) {
+		rl->window = sec;
+		memset(rl->count, 0, sizeof(rl->count));
+	}
+	if (rl->count[r] >= RL_PER_SEC) {
+		rl->dropped[r]++;
+		return false;
+	}
+	rl->count[r]++;
+	*dropped = rl->dropped[r];
+	rl->dropped[r] = 0;
+	return true;
+}
+
+unsigned char *worker_buf_get(struct worker *w)
+{
+	void *blk = w->bufs.free;
+
+	if (blk) {
+		w->bufs.free = *(void **)blk;
+		w->bufs.n_free--;
+		return blk;
+	}
+	blk = aligned_alloc(4096, WORKER_BUF_BLOCK);
+	if (blk)
+		w->bufs.n_total++;
+	return blk;
+}
+
+void worker_buf_put(struct worker *w, unsigned char *blk)
+{
+	if (!blk)
+		return;
+	*(void **)blk = w->bufs.free;
+	w->bufs.free = blk;
+	w->bufs.n_free++;
+}
+
+static void bufpool_free(struct bufpool *b)
+{
+	while (b->free) {
+		void *next = *(void **)b->free;
+
+		free(b->free);
+		b->free = next;
+	}
+	b->n_free = b->n_total = 0;
+}
+
+/* ---- worker-level ops ---- */
+
+static int arm_tick(struct worker *w)
+{
+	w->tick_ts.tv_sec = 0;
+	w->tick_ts.tv_nsec = TICK_MS * 1000000LL;
+	return loop_timeout(&w->loop, &w->tick_op, &w->tick_ts);
+}
+
+static int arm_wake(struct worker *w)
+{
+	return loop_read(&w->loop, &w->wake_op, w->wake_fd, &w->wake_val, sizeof(w->wake_val));
+}
+
+static void stop_conns(struct worker *w)
+{
+	struct conn *c, *next;
+	unsigned int i;
+
+	for (i = 0; i < w->n_ls; i++)
+		listener_close(&w->ls[i]);
+	for (c = w->active; c; c = next) {
+		next = c->next;
+		conn_close(c, "gateway stopping");
+		conn_put_if_done(c);
+	}
+}
+
+int worker_on_wake(struct op *op, int res, unsigned int cqe_flags)
+{
+	struct worker *w = loop_owner(op, struct worker, wake_op);
+
+	(void)res;
+	(void)cqe_flags;
+	w->stopping = true;
+	stop_conns(w);
+	return 0;
+}
+
+/* The tick only marks the scan due: it runs after the whole batch of CQEs,
+ * so a completion queued behind the tick is not mistaken for a timeout. */
+int worker_on_tick(struct op *op, int res, unsigned int cqe_flags)
+{
+	struct worker *w = loop_owner(op, struct worker, tick_op);
+
+	(void)res;
+	(void)cqe_flags;
+	w->tick_due = true;
+	if (w->stopping && !w->n_active)
+		return 0;
+	return arm_tick(w);
+}
+
+static void check_deadlines(struct worker *w)
+{
+	struct conn *c, *next;
+	unsigned int i;
+
+	w->tick_due = false;
+	w->loop.now_ms = loop_clock_ms();
+	for (c = w->active; c; c = next) {
+		next = c->next;
+		conn_check_deadline(c, w->loop.now_ms);
+	}
+	for (i = 0; i < w->n_ls; i++) {
+		if (!w->ls[i].rearm || w->stopping)
+			continue;
+		w->ls[i].rearm = false;
+		if (listener_arm(&w->ls[i]) < 0)
+			w->ls[i].rearm = true;
+	}
+}
+
+/* ---- thread ---- */
+
+static int worker_arm_all(struct worker *w)
+{
+	unsigned int i;
+	int ret;
+
+	ret = arm_wake(w);
+	if (ret < 0)
+		return ret;
+	ret = arm_tick(w);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < w->n_ls; i++) {
+		ret = listener_arm(&w->ls[i]);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static bool worker_is_done(struct worker *w, uint64_t stop_at)
+{
+	if (!w->stopping)
+		return false;
+	return !w->n_active || w->loop.now_ms >= stop_at;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t stop_at = UINT64_MAX;
+	int ret;
+
+	ret = worker_arm_all(w);
+	while (ret >= 0 && !worker_is_done(w, stop_at)) {
+		ret = loop_run_once(&w->loop, TICK_MS);
+		if (w->tick_due)
+			check_deadlines(w);
+		if (w->stopping && stop_at == UINT64_MAX)
+			stop_at = w->loop.now_ms + STOP_GRACE_MS;
+	}
+	if (ret < 0) {
+		log_error("w=%u: ring failed: %s; its listeners close, other workers go on", w->id,
+			  strerror(-ret));
+		w->exit_code = ret;
+		stop_conns(w);	/* no new conns routed to a dead ring */
+	}
+	if (w->n_active)
+		log_warn("w=%u: %u conns still had ops in flight at exit", w->id, w->n_active);
+	return NULL;
+}
+
+/* ---- setup and teardown ---- */
+
+static void worker_free(struct worker *w)
+{
+	unsigned int i;
+
+	for (i = 0; i < w->n_ls; i++) {
+		if (w->ls[i].fd >= 0)
+			close(w->ls[i].fd);
+		tls_ctx_free(w->ls[i].ctx);
+		tls_ctx_free(w->ls[i].up_ctx);
+	}
+	free(w->ls);
+	w->ls = NULL;
+	loop_exit(&w->loop);
+	/* The ring is gone, so nothing the kernel held is in flight any more. */
+	while (w->active)
+		conn_force_release(w->active);
+	for (i = 0; i < w->pool.n_chunks; i++)
+		free(w->pool.chunks[i]);
+	free(w->pool.chunks);
+	w->pool.chunks = NULL;
+	bufpool_free(&w->bufs);
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	w->wake_fd = -1;
+}
+
+static int lsock_init(struct worker *w, unsigned int i)
+{
+	const struct listener_cfg *lc = &w->cfg->listeners[i];
+	struct lsock *ls = &w->ls[i];
+	int fd;
+
+	ls->w = w;
+	ls->idx = i;
+	ls->cfg = lc;
+	ls->accept_op.kind = OP_ACCEPT;
+	fd = listener_open(lc);
+	if (fd < 0)
+		return fd;
+	ls->fd = fd;
+	if (lc->tls_mode != TLS_MODE_PLAIN && !(ls->ctx = tls_ctx_server(w->cfg, lc)))
+		return -EINVAL;
+	if (lc->internal_tls && !(ls->up_ctx = tls_ctx_upstream(w->cfg)))
+		return -EINVAL;
+	return 0;
+}
+
+static int worker_init(struct worker *w, struct gateway *gw, unsigned int id)
+{
+	unsigned int i;
+	int ret;
+
+	w->id = id;
+	w->gw = gw;
+	w->cfg = gw->cfg;
+	w->wake_op.kind = OP_WAKE;
+	w->tick_op.kind = OP_TICK;
+	w->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (w->wake_fd < 0)
+		return -errno;
+	ret = loop_init(&w->loop, RING_ENTRIES);
+	if (ret < 0) {
+		log_error("w=%u: io_uring setup: %s", id, strerror(-ret));
+		return ret;
+	}
+	w->ls = calloc(w->cfg->n_listeners, sizeof(*w->ls));
+	if (!w->ls)
+		return -ENOMEM;
+	for (i = 0; i < w->cfg->n_listeners; i++)
+		w->ls[i].fd = -1;
+	w->n_ls = w->cfg->n_listeners;
+	for (i = 0; i < w->n_ls; i++) {
+		ret = lsock_init(w, i);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static void gateway_free(struct gateway *gw)
+{
+	unsigned int i;
+
+	for (i = 0; i < gw->n_workers; i++)
+		worker_free(&gw->workers[i]);
+	free(gw->workers);
+	free(gw->lst_conns);
+	free(gw);
+}
+
+static int gateway_spawn(struct gateway *gw)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < gw->n_workers; i++) {
+		ret = pthread_create(&gw->workers[i].thread, NULL, worker_main, &gw->workers[i]);
+		if (ret) {
+			log_error("cannot start worker %u: %s", i, strerror(ret));
+			return -ret;
+		}
+		gw->workers[i].started = true;
+	}
+	return 0;
+}
+
+struct gateway *gateway_start(const struct config *cfg)
+{
+	struct gateway *gw = calloc(1, sizeof(*gw));
+	unsigned int i;
+
+	if (!gw)
+		return NULL;
+	signal(SIGPIPE, SIG_IGN);
+	gw->cfg = cfg;
+	gw->n_workers = gateway_n_workers(cfg);
+	gw->workers = calloc(gw->n_workers, sizeof(*gw->workers));
+	gw->lst_conns = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*gw->lst_conns));
+	if (!gw->workers || !gw->lst_conns)
+		goto out_free;
+	for (i = 0; i < gw->n_workers; i++)
+		gw->workers[i].wake_fd = -1;
+	for (i = 0; i < cfg->n_listeners; i++)
+		if (listener_probe(&cfg->listeners[i]) < 0)
+			goto out_free;
+	for (i = 0; i < gw->n_workers; i++)
+		if (worker_init(&gw->workers[i], gw, i) < 0)
+			goto out_free;
+	if (gateway_spawn(gw) < 0)
+		goto out_stop;
+	return gw;
+
+out_stop:
+	gateway_stop(gw);
+	return NULL;
+out_free:
+	gateway_free(gw);
+	return NULL;
+}
+
+int gateway_stop(struct gateway *gw)
+{
+	uint64_t one = 1;
+	unsigned int i;
+	int ret = 0;
+
+	if (!gw)
+		return 0;
+	for (i = 0; i < gw->n_workers; i++)
+		if (gw->workers[i].started && write(gw->workers[i].wake_fd, &one, sizeof(one)) < 0)
+			log_error("w=%u: cannot wake: %s", i, strerror(errno));
+	for (i = 0; i < gw->n_workers; i++) {
+		if (!gw->workers[i].started)
+			continue;
+		pthread_join(gw->workers[i].thread, NULL);
+		if (gw->workers[i].exit_code)
+			ret = -EIO;
+	}
+	gateway_free(gw);
+	return ret;
+}
