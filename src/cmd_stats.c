@@ -37,12 +37,15 @@ struct stats {
 	int bpf;			/* ktlsgw_bpf_enabled, -1 when absent */
 };
 
+/* gateway.metrics as conf/ktlsgw.yaml and docs/configuration.md suggest it. */
+#define STATS_DEFAULT_URL "http://127.0.0.1:9464/metrics"
+
 /* Rounds of --watch before returning; 0 = until interrupted (tests set it). */
 static unsigned int watch_rounds;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ktlsgw stats (-c FILE | --url URL) [--watch [SECONDS]]\n\n"
+	fprintf(f, "usage: ktlsgw stats [-c FILE | --url URL] [--watch [SECONDS]]\n\n"
 		   "Per-tlsMode figures of a running gateway, read from its metrics endpoint:\n"
 		   "connections, active, bytes on the client leg (ciphertext) and the upstream\n"
 		   "leg (plaintext), TLS overhead, handshake p50/p99, failures, kTLS share.\n\n"
@@ -51,7 +54,8 @@ static void usage(FILE *f)
 		   "  -u, --url URL       the endpoint itself, http://HOST:PORT[/metrics]\n"
 		   "  -w, --watch [SECS]  redraw every SECS seconds (default 2) until interrupted\n"
 		   "  -h, --help          this text\n\n"
-		   "One of -c or --url is required. Exit 0, 1 when the gateway cannot be read,\n"
+		   "With neither, reads " STATS_DEFAULT_URL " (the documented default of\n"
+		   "gateway.metrics). Exit 0, 1 when the gateway cannot be read,\n"
 		   "2 on usage errors.\n");
 }
 
@@ -379,9 +383,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	if (optind < argc)
 		return fprintf(stderr, "ktlsgw stats: unexpected argument '%s'\n", argv[optind]),
 		       EXIT_USAGE;
-	if (!o->config == !o->url)
-		return fprintf(stderr, "ktlsgw stats: give -c FILE or --url URL (one of them)\n"),
+	if (o->config && o->url)
+		return fprintf(stderr, "ktlsgw stats: give -c FILE or --url URL, not both\n"),
 		       EXIT_USAGE;
+	if (!o->config && !o->url)
+		o->url = STATS_DEFAULT_URL;
 	return 0;
 }
 

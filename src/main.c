@@ -16,7 +16,7 @@ static const struct subcommand subcommands[] = {
 	{ "run", cmd_run, "run the gateway: ktlsgw run -c FILE" },
 	{ "check", cmd_check, "validate a config and print a summary: ktlsgw check -c FILE" },
 	{ "cert", cmd_cert, "make or renew certificates: ktlsgw cert gen|renew [--dir DIR]" },
-	{ "stats", cmd_stats, "per-tlsMode figures of a running gateway: ktlsgw stats -c FILE | --url URL" },
+	{ "stats", cmd_stats, "per-tlsMode figures of a running gateway: ktlsgw stats [-c FILE | --url URL]" },
 };
 
 static void usage(FILE *f)

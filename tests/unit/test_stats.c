@@ -212,6 +212,16 @@ TEST(unreachable)
 	EXPECT_STR_CONTAINS(err, want);
 }
 
+/* Bare `ktlsgw stats` reads the documented default address. */
+TEST(default_endpoint)
+{
+	int rc = run(NULL);
+
+	/* Nothing of ours listens on 9464 during unit tests: refused, naming it. */
+	EXPECT_EQ(rc, 1);
+	EXPECT_STR_CONTAINS(err, "127.0.0.1:9464");
+}
+
 TEST(not_metrics_path)
 {
 	struct metrics *m = feed();
@@ -249,9 +259,8 @@ TEST(watch_redraws)
 
 TEST(usage_errors)
 {
-	EXPECT_EQ(run(NULL), 2);
-	EXPECT_STR_CONTAINS(err, "give -c FILE or --url URL");
 	EXPECT_EQ(run("-c", "a.yaml", "--url", "http://127.0.0.1:1/", NULL), 2);
+	EXPECT_STR_CONTAINS(err, "not both");
 	EXPECT_EQ(run("--url", "https://127.0.0.1:1/", NULL), 2);
 	EXPECT_EQ(run("--url", "http://127.0.0.1:99999/", NULL), 2);
 	EXPECT_EQ(run("--url", "http://[::1/", NULL), 2);
@@ -259,7 +268,7 @@ TEST(usage_errors)
 	EXPECT_EQ(run("--url", "http://127.0.0.1:1/", "extra", NULL), 2);
 	EXPECT_EQ(run("--bogus", NULL), 2);
 	EXPECT_EQ(run("--help", NULL), 0);
-	EXPECT_STR_CONTAINS(out, "One of -c or --url is required");
+	EXPECT_STR_CONTAINS(out, "With neither, reads http://127.0.0.1:9464/metrics");
 }
 
 TEST(url_forms)
