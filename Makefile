@@ -111,7 +111,7 @@ $(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libktlsgw.a | $(BUILD)/tests
 	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS_SAN) -o $@ $< $(filter %.o %.a,$^) $(LDLIBS)
 
 # kTLS VM test program (tests/vm/run.sh boots it in QEMU); not in the SAN build.
-VM_TESTS := $(if $(filter 1,$(SAN)),,$(BUILD)/tests/vm_ktls_pair)
+VM_TESTS := $(if $(filter 1,$(SAN)),,$(BUILD)/tests/vm_ktls_pair $(BUILD)/tests/vm_gw_peer)
 $(BUILD)/tests/vm_%: tests/vm/%.c $(BUILD)/libktlsgw.a | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(filter %.o %.a,$^) $(LDLIBS)
@@ -140,7 +140,7 @@ bench: deps-bench $(BUILD)/ktlsgw $(BENCH_BINS)
 check-tests: $(BUILD)/ktlsgw $(TESTS) $(VM_TESTS) $(BENCH_BINS) $(if $(filter 1,$(SAN)),$(FUZZERS))
 
 # Only the kTLS VM test (boots Debian's kernel under QEMU; see tests/vm/run.sh).
-vm-test: $(BUILD)/tests/vm_ktls_pair
+vm-test: $(BUILD)/tests/vm_ktls_pair $(BUILD)/tests/vm_gw_peer $(BUILD)/ktlsgw
 	@BUILD=$(abspath $(BUILD)) tests/vm/run.sh
 
 san:

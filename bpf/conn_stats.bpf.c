@@ -159,7 +159,9 @@ static __always_inline void on_state(struct bpf_sock_ops *ops, __u32 state)
 		on_close(ops);
 		return;
 	}
-	s = tagged(ops->sk);
+	/* Not tagged() only: a client's FIN can arrive before accept returns
+	 * and the socket is tagged (data + FIN at once); keep it for later. */
+	s = ops->sk ? bpf_sk_storage_get(&cs_socks, ops->sk, 0, 0) : 0;
 	if (!s)
 		return;
 	switch (state) {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config-t.h"
+#include "ktls-t.h"
 #include "loop-t.h"
 
 struct ssl_st;
@@ -54,12 +55,14 @@ enum conn_slot {
 #define CONN_F_COUNTED (1u << 3)	/* holds a slot in the connection limits */
 #define CONN_F_SPLICE (1u << 4)		/* payload went through splice */
 #define CONN_F_USER (1u << 5)		/* payload went through OpenSSL in userspace */
+#define CONN_F_KTLS (1u << 6)		/* every TLS side offloaded to kTLS (offload.c) */
+#define CONN_F_KTLS_WAIT (1u << 7)	/* offload waits for handshake bytes to be sent */
 
 #define SIDE_F_FIN (1u << 3)		/* recv returned 0: the peer sent FIN */
 #define SIDE_F_EOF (1u << 0)		/* payload from this side ended (FIN, close_notify) */
 #define SIDE_F_SHUT_WANTED (1u << 1)	/* shut our write side once tx is empty */
 #define SIDE_F_SHUT_DONE (1u << 2)	/* write side shut (FIN sent) */
-#define SIDE_F_KTLS (1u << 4)		/* both directions in kernel TLS (set by the kTLS work) */
+#define SIDE_F_KTLS (1u << 4)		/* both directions in kernel TLS (set by offload.c) */
 
 /* A linear byte buffer; [head, tail) holds data. */
 struct buf {
@@ -85,6 +88,15 @@ struct leg {
 	bool done;		/* EOF propagated: dst write side shut */
 };
 
+/* What the metrics hooks (gwmetrics.c) remember about a conn. */
+struct conn_metrics {
+	uint64_t t_accept_us;		/* monotonic clock at accept */
+	uint64_t hs_us;			/* client handshake duration */
+	unsigned int open_legs;		/* bit per side: counted opened, to count closed */
+	bool hs_ended;			/* client handshake completed */
+	bool hs_counted;		/* ... and counted, with its payload path */
+};
+
 struct conn {
 	enum conn_state state;
 	enum conn_state closed_in;	/* the state it left for CLOSING, for the access line */
@@ -106,6 +118,11 @@ struct conn {
 	const char *end;		/* borrowed: static text, why it ended */
 	char peer[CFG_ADDR_TEXT_MAX];
 	char alpn[CFG_ALPN_PROTO_MAX];
+	struct ktls_track ktrk[SIDE__COUNT];	/* offload.c: keys seen by OpenSSL's callbacks */
+	uint8_t ktls_why;		/* enum ktls_why: why the conn stayed in userspace */
+	int8_t ktls_side;		/* the side that decided it, -1: the gateway */
+	uint16_t ktls_ver[SIDE__COUNT];	/* TLS version of each offloaded side */
+	struct conn_metrics mx;		/* gwmetrics.c's */
 	struct conn *prev, *next;	/* borrowed: worker's active or free list */
 };
 

@@ -50,6 +50,11 @@ __must_check int ktls_track_attach(struct ssl_st *ssl, struct ktls_track *trk);
 /* Erases captured secrets; @trk may be reused for a new connection. */
 void ktls_track_wipe(struct ktls_track *trk);
 
+/* The checks of ktls_offload() that need no socket (version, cipher, keys,
+ * pending bytes), installing nothing: lets a caller with two TLS sides decide
+ * all-or-none first. 0 or -EOPNOTSUPP with @st filled. */
+__must_check int ktls_check(struct ssl_st *ssl, struct ktls_status *st);
+
 /* After a completed handshake on @fd, hands RX and then TX to the kernel.
  * Nothing is installed when RX cannot go (pending bytes, cipher, no keys...)
  * because OpenSSL must then stay able to answer what it reads; if RX went and

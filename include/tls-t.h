@@ -10,6 +10,7 @@ enum tls_fail {
 	TLS_FAIL_UNKNOWN_CA,		/* chain does not lead to caPemPath */
 	TLS_FAIL_EXPIRED,		/* certificate expired or not yet valid */
 	TLS_FAIL_WRONG_PURPOSE,		/* client cert without clientAuth EKU */
+	TLS_FAIL_REVOKED,		/* client cert listed in tls.crlPemPath */
 	TLS_FAIL_BAD_CERT,		/* other verification failure */
 	TLS_FAIL_PROTOCOL_VERSION,	/* below the listener's minVersion */
 	TLS_FAIL_NO_SHARED_CIPHER,

@@ -15,6 +15,10 @@
 #include "loop-t.h"
 
 struct ssl_ctx_st;
+struct tickets;
+struct tlsset;
+struct metrics_counters;
+struct observe;
 struct gateway;
 struct worker;
 
@@ -81,9 +85,16 @@ struct worker {
 	unsigned int n_active;
 	uint64_t next_id;
 	struct ratelimit rl;
+	struct metrics_counters *mx;	/* borrowed: gw->obs's shard; NULL = no metrics */
+	_Atomic(struct tlsset *) tls_next;	/* owned: contexts a reload hands over (reload.c) */
+	bool draining;			/* listeners closed, open conns finishing (drain.c) */
+	uint64_t drain_at;		/* ms: close what is left with close_notify */
+	atomic_bool exited;		/* worker_main returned */
 	int exit_code;
 	unsigned char scratch[16384];	/* plaintext between two TLS sides */
 };
+
+enum { GW_PHASE_RUN = 0, GW_PHASE_DRAIN, GW_PHASE_STOP };
 
 struct gateway {
 	const struct config *cfg;	/* borrowed: the caller's */
@@ -93,6 +104,12 @@ struct gateway {
 	atomic_uint *lst_conns;		/* owned: per listener */
 	atomic_ullong n_accepted;	/* for tests and stats */
 	atomic_ullong n_closed;
+	bool ktls;			/* offload.c: kernel TLS usable, offload after handshakes */
+	unsigned int ktls_ciphers;	/* bit per enum ktls_cipher the kernel takes both ways */
+	const char *ktls_off;		/* static: why not (for the access log), NULL when usable */
+	const struct observe *obs;	/* borrowed: the caller's; NULL = no metrics */
+	struct tickets *tickets;	/* owned: ticket keys of every server ctx, all reloads */
+	atomic_int phase;		/* GW_PHASE_*: what a wake-up asks the workers */
 };
 
 #endif

@@ -8,9 +8,18 @@
 #include "common.h"
 #include "worker-t.h"
 
-/* Starts the gateway for @cfg (borrowed: must outlive the gateway). Returns
- * a new gateway or NULL after logging why (bind failure, bad TLS files). */
-struct gateway *gateway_start(const struct config *cfg);
+/* Starts the gateway for @cfg (borrowed: must outlive the gateway). @obs
+ * (borrowed, may be NULL: no metrics) gives each worker its counter shard
+ * and the BPF state to tag sockets with. Returns a new gateway or NULL after
+ * logging why (bind failure, bad TLS files). */
+struct gateway *gateway_start(const struct config *cfg, const struct observe *obs);
+
+/* gateway_start() in two steps, so the process can drop privileges while it
+ * still has one thread: gateway_bind() binds every listener and builds the
+ * contexts (NULL after logging why); gateway_run() starts the worker
+ * threads (on failure it stops and frees @gw and returns -errno). */
+struct gateway *gateway_bind(const struct config *cfg, const struct observe *obs);
+__must_check int gateway_run(struct gateway *gw);
 
 /* Stops and joins every worker, closes every conn and socket, frees @gw.
  * Returns 0, or -EIO when a worker ended on an error. NULL is a no-op. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* `ktlsgw run -c FILE [--log-level L]`: loads the config, starts the
- * workers, and waits for SIGTERM/SIGINT (exit 0). Signals are blocked in
- * every thread and taken here with sigwaitinfo(), so workers never see them. */
+/* `ktlsgw run -c FILE [--log-level L]`: loads the config, binds, drops
+ * privileges, starts the workers, then control.c reloads on SIGHUP and drains
+ * on SIGTERM/SIGINT (exit 0). Signals are blocked in every thread and taken
+ * by the main thread through a signalfd, so workers never see them. */
 #include "cmd.h"
 #include "common.h"
 
@@ -10,8 +11,10 @@
 #include <signal.h>
 
 #include "config.h"
+#include "control.h"
 #include "diag.h"
 #include "log.h"
+#include "observe.h"
 #include "worker.h"
 
 static void usage(FILE *f)
@@ -64,29 +67,12 @@ static void log_listeners(const struct config *cfg)
 	}
 }
 
-static int wait_for_stop(void)
-{
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	for (;;) {
-		sig = sigwaitinfo(&set, NULL);
-		if (sig == SIGHUP)
-			log_warn("SIGHUP: certificate reload is not implemented yet; ignored");
-		else if (sig == SIGTERM || sig == SIGINT)
-			return sig;
-	}
-}
-
 static int run(const struct config *cfg)
 {
+	struct observe obs;
 	struct gateway *gw;
 	sigset_t set;
-	int sig;
+	int ret = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -94,17 +80,38 @@ static int run(const struct config *cfg)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* inherited by the workers */
 	log_info("Internal TLS Enabled value=%s", cfg->internaltls_enabled ? "true" : "false");
-	gw = gateway_start(cfg);
-	if (!gw)
+	/* Before any socket: BPF counts only sockets made inside its cgroup. */
+	if (observe_start(cfg, gateway_n_workers(cfg), &obs) < 0)
 		return 1;
+	gw = gateway_bind(cfg, &obs);
+	if (!gw) {
+		observe_stop(&obs);
+		return 1;
+	}
+	/* Ports bound, BPF loaded, contexts built, still one thread. */
+	if (control_drop_privileges(cfg) < 0) {
+		(void)gateway_stop(gw);
+		observe_stop(&obs);
+		return 1;
+	}
+	if (gateway_run(gw) < 0) {
+		observe_stop(&obs);
+		return 1;
+	}
+	if (observe_serve(cfg, &obs) < 0) {
+		(void)gateway_stop(gw);
+		observe_stop(&obs);
+		return 1;
+	}
 	log_info("ktlsgw %s running: %u workers", KTLSGW_VERSION, gw->n_workers);
 	log_listeners(cfg);
-	sig = wait_for_stop();
-	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	ret = control_run(gw, cfg, observe_main_shard(&obs));
 	if (gateway_stop(gw) < 0)
-		return 1;
-	log_info("stopped");
-	return 0;
+		ret = 1;
+	observe_stop(&obs);	/* after the workers: the endpoint reads their shards */
+	if (!ret)
+		log_info("stopped");
+	return ret;
 }
 
 int cmd_run(int argc, char **argv)

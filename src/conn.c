@@ -9,8 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gwmetrics.h"
 #include "listener.h"
 #include "loop.h"
+#include "offload.h"
 #include "relay.h"
 #include "splice.h"
 #include "tls.h"
@@ -189,6 +191,8 @@ static void unlink_active(struct conn *c)
 
 static const char *conn_path(const struct conn *c)
 {
+	if (c->flags & CONN_F_KTLS)
+		return "ktls";
 	if (c->flags & CONN_F_SPLICE)
 		return "splice";
 	return (c->flags & CONN_F_USER) ? "userspace" : "-";
@@ -198,20 +202,22 @@ static void access_log(const struct conn *c)
 {
 	struct tls_info ti = { "-", "-", "" };
 	uint64_t dur = loop_clock_ms() - c->t_start;
+	char kt[96];
 
 	if (!c->w->cfg->access_log)
 		return;
+	offload_describe(c, kt, sizeof(kt));
 	if (c->side[SIDE_CLIENT].ssl)
 		tls_info(c, SIDE_CLIENT, &ti);
 	conn_log(c, LOG_INFO,
 		 "access up=%s c2u=%llu u2c=%llu client_wire=%llu/%llu dur_ms=%llu hs_ms=%u tls=%s "
-		 "cipher=%s alpn=%s subject=\"%s\" path=%s state=%s end=\"%s\"",
+		 "cipher=%s alpn=%s subject=\"%s\" path=%s%s state=%s end=\"%s\"",
 		 c->up ? c->up->text : "-", (unsigned long long)c->payload[SIDE_CLIENT],
 		 (unsigned long long)c->payload[SIDE_UPSTREAM],
 		 (unsigned long long)c->side[SIDE_CLIENT].bytes_in,
 		 (unsigned long long)c->side[SIDE_CLIENT].bytes_out, (unsigned long long)dur, c->hs_ms,
 		 ti.version, ti.cipher, c->alpn[0] ? c->alpn : "-", ti.subject,
-		 conn_path(c), conn_state_name(c->closed_in),
+		 conn_path(c), kt, conn_state_name(c->closed_in),
 		 c->end ? c->end : "-");
 }
 
@@ -227,6 +233,8 @@ static void conn_release(struct conn *c)
 	unsigned int i;
 
 	access_log(c);
+	gwmetrics_conn_end(c);	/* needs the fds open: TCP_INFO */
+	offload_release(c);
 	for (i = 0; i < SIDE__COUNT; i++) {
 		tls_detach(c, (int)i);
 		close_fd(&c->side[i].fd);
@@ -327,6 +335,7 @@ int conn_client_ready(struct conn *c)
 	if (c->side[SIDE_CLIENT].ssl) {
 		tls_alpn(c, SIDE_CLIENT, c->alpn, sizeof(c->alpn));
 		c->hs_ms = (uint32_t)(loop_clock_ms() - c->t_start);
+		gwmetrics_handshake_end(c);
 	}
 	c->up = upstream_pick(c->ls->cfg, c->alpn);
 	conn_log(c, LOG_DEBUG, "client ready (alpn=%s): connecting to %s",
@@ -352,15 +361,24 @@ static bool conn_is_kernel_path(const struct conn *c)
 
 int conn_start_relay(struct conn *c)
 {
+	int ret;
+
+	ret = offload_try(c);
+	if (ret == -EAGAIN)
+		return 0;	/* handshake bytes still going out: conn_step() retries */
+	if (ret < 0)
+		return ret;
 	c->deadline = 0;
 	c->t_last = c->w->loop.now_ms;
 	if (conn_is_kernel_path(c)) {
 		conn_set_state(c, CONN_ST_RELAY_SPLICE);
 		c->flags |= CONN_F_SPLICE;
+		gwmetrics_relay_start(c);
 		return splice_start(c);
 	}
 	conn_set_state(c, CONN_ST_RELAY_USER);
 	c->flags |= CONN_F_USER;
+	gwmetrics_relay_start(c);
 	return relay_pump(c);
 }
 
@@ -445,6 +463,8 @@ int conn_step(struct conn *c)
 	switch (c->state) {
 	case CONN_ST_HANDSHAKE:
 		return step_handshake(c);
+	case CONN_ST_CONNECT_UP:
+		return (c->flags & CONN_F_KTLS_WAIT) ? conn_start_relay(c) : 0;
 	case CONN_ST_UP_HANDSHAKE:
 		return step_up_handshake(c);
 	case CONN_ST_RELAY_USER:

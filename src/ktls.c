@@ -549,6 +549,12 @@ static int install(int fd, struct ktls_status *st, const struct cipher_desc *cd,
 	return 0;
 }
 
+int ktls_check(struct ssl_st *ssl, struct ktls_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	return check_session(ssl, track_of(ssl), st);
+}
+
 int ktls_offload(struct ssl_st *ssl, int fd, struct ktls_status *st)
 {
 	const struct ktls_track *t = track_of(ssl);

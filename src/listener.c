@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "gwmetrics.h"
 #include "log.h"
 #include "loop.h"
 #include "relay.h"
@@ -198,6 +199,7 @@ static void accept_conn(struct lsock *ls, int fd)
 	c->ls = ls;
 	c->flags |= CONN_F_COUNTED;
 	c->side[SIDE_CLIENT].fd = fd;
+	gwmetrics_leg_open(c, SIDE_CLIENT);
 	ret = start_conn(c);
 	if (ret < 0 && ret != -EAGAIN)
 		conn_fail(c, ret);
@@ -215,7 +217,7 @@ int listener_on_accept(struct op *op, int res, unsigned int cqe_flags)
 	(void)cqe_flags;
 	if (res >= 0)
 		accept_conn(ls, res);
-	else if (res != -ECANCELED && worker_rl_allow(ls->w, RL_LIMIT, &dropped))
+	else if (res != -ECANCELED && ls->fd >= 0 && worker_rl_allow(ls->w, RL_LIMIT, &dropped))
 		log_warn("w=%u lst=%s accept: %s", ls->w->id, ls->cfg->name, strerror(-res));
 	/* After an error (EMFILE...) wait for the tick rather than spin. */
 	if (!op->armed && ls->fd >= 0 && !ls->w->stopping) {

@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "log.h"
 #include "loop.h"
+#include "offload.h"
 #include "worker.h"
 
 static int leg_src(int g)
@@ -90,6 +91,7 @@ static int leg_finish(struct conn *c, int g)
 {
 	struct side *dst = &c->side[leg_dst(g)];
 
+	offload_close_notify(c, leg_dst(g));
 	if (shutdown(dst->fd, SHUT_WR) < 0 && errno != ENOTCONN)
 		return -errno;
 	dst->flags |= SIDE_F_SHUT_DONE;
@@ -107,6 +109,14 @@ int splice_on_in(struct op *op, int res, unsigned int cqe_flags)
 	(void)cqe_flags;
 	if (res == -EAGAIN)
 		return arm_in(c, g);	/* readiness was stale: poll again */
+	if ((res == -EINVAL || res == -EIO) && (c->side[leg_src(g)].flags & SIDE_F_KTLS)) {
+		/* kTLS RX: the next record is not data (alert, ticket, KeyUpdate) */
+		res = offload_ctrl(c, leg_src(g));
+		if (res == OFFLOAD_CTRL_REARM)
+			return arm_in(c, g);
+		if (res == OFFLOAD_CTRL_CLOSED)
+			return 0;
+	}
 	if (res < 0)
 		return res;
 	if (res == 0) {

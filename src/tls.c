@@ -35,6 +35,7 @@ static const char *const fail_names[TLS_FAIL__COUNT] = {
 	[TLS_FAIL_UNKNOWN_CA] = "unknown CA",
 	[TLS_FAIL_EXPIRED] = "certificate expired",
 	[TLS_FAIL_WRONG_PURPOSE] = "wrong certificate purpose",
+	[TLS_FAIL_REVOKED] = "certificate revoked",
 	[TLS_FAIL_BAD_CERT] = "bad certificate",
 	[TLS_FAIL_PROTOCOL_VERSION] = "protocol version",
 	[TLS_FAIL_NO_SHARED_CIPHER] = "no shared cipher",
@@ -54,6 +55,7 @@ static const char *const fail_texts[TLS_FAIL__COUNT] = {
 		("wrong purpose: the client certificate has extendedKeyUsage serverAuth only, "
 		 "without clientAuth (as the documented gen.sh makes it); Milvus/Go refuse it "
 		 "too; make a client certificate with `ktlsgw cert gen`"),
+	[TLS_FAIL_REVOKED] = "revoked: the client certificate is revoked (listed in tls.crlPemPath)",
 	[TLS_FAIL_BAD_CERT] = "bad certificate: the client certificate failed verification",
 	[TLS_FAIL_PROTOCOL_VERSION] =
 		"protocol version: no TLS version in common (the listener's minVersion)",
@@ -89,6 +91,8 @@ static enum tls_fail classify_verify(long verify_err)
 		return TLS_FAIL_EXPIRED;
 	case X509_V_ERR_INVALID_PURPOSE:
 		return TLS_FAIL_WRONG_PURPOSE;
+	case X509_V_ERR_CERT_REVOKED:
+		return TLS_FAIL_REVOKED;
 	default:
 		return TLS_FAIL_BAD_CERT;
 	}
@@ -245,6 +249,18 @@ static int ctx_mutual(SSL_CTX *ctx, const struct config *cfg)
 	return 0;
 }
 
+/* tls.crlPemPath: checked for the client's leaf certificate (CRL_CHECK; the
+ * CAs' own revocation would need their issuers' CRLs too: CRL_CHECK_ALL). */
+static int ctx_crl(SSL_CTX *ctx, const char *path)
+{
+	X509_LOOKUP *lu = X509_STORE_add_lookup(SSL_CTX_get_cert_store(ctx), X509_LOOKUP_file());
+
+	if (!lu || X509_load_crl_file(lu, path, X509_FILETYPE_PEM) <= 0)
+		return -EPROTO;
+	X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_CRL_CHECK);
+	return 0;
+}
+
 static const long ctx_options = SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 				SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION;
 
@@ -266,6 +282,8 @@ struct ssl_ctx_st *tls_ctx_server(const struct config *cfg, const struct listene
 		return ctx_fail(ctx, "server certificate/key", lc->name), NULL;
 	if (lc->tls_mode == TLS_MODE_MUTUAL && ctx_mutual(ctx, cfg) < 0)
 		return ctx_fail(ctx, "tls.caPemPath", lc->name), NULL;
+	if (lc->tls_mode == TLS_MODE_MUTUAL && cfg->tls.crl_pem && ctx_crl(ctx, cfg->tls.crl_pem) < 0)
+		return ctx_fail(ctx, "tls.crlPemPath", lc->name), NULL;
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, (void *)lc);
 	return ctx;
 }

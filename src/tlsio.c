@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "offload.h"
 #include "relay.h"
 #include "worker.h"
 
@@ -133,6 +134,8 @@ int tls_attach(struct conn *c, int s, struct ssl_ctx_st *ctx)
 	SSL_set_bio(ssl, bio, bio);
 	bio = NULL;
 	SSL_set_app_data(ssl, c);
+	if (offload_track(c, s, ssl) < 0)
+		goto out_free;
 	if (s == SIDE_CLIENT)
 		SSL_set_accept_state(ssl);
 	else if (SSL_set_connect_state(ssl), setup_upstream(c, ssl) < 0)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "gwmetrics.h"
 #include "loop.h"
 #include "tls.h"
 #include "worker.h"
@@ -64,6 +65,7 @@ int upstream_on_connect(struct op *op, int res, unsigned int cqe_flags)
 			    strerror(-res));
 		return res;
 	}
+	gwmetrics_leg_open(c, SIDE_UPSTREAM);
 	if (c->ls->up_ctx)
 		return start_up_tls(c);
 	return conn_start_relay(c);

@@ -10,9 +10,15 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "drain.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
+#include "offload.h"
+#include "metrics.h"
+#include "observe-t.h"
+#include "reload.h"
+#include "tickets.h"
 #include "tls.h"
 
 #define RING_ENTRIES 2048
@@ -119,6 +125,10 @@ int worker_on_wake(struct op *op, int res, unsigned int cqe_flags)
 
 	(void)res;
 	(void)cqe_flags;
+	if (drain_is_wanted(w)) {
+		drain_begin(w);
+		return arm_wake(w);	/* a later stop wakes it again */
+	}
 	w->stopping = true;
 	stop_conns(w);
 	return 0;
@@ -149,6 +159,7 @@ static void check_deadlines(struct worker *w)
 		next = c->next;
 		conn_check_deadline(c, w->loop.now_ms);
 	}
+	drain_check(w);
 	for (i = 0; i < w->n_ls; i++) {
 		if (!w->ls[i].rearm || w->stopping)
 			continue;
@@ -197,6 +208,7 @@ static void *worker_main(void *arg)
 		ret = loop_run_once(&w->loop, TICK_MS);
 		if (w->tick_due)
 			check_deadlines(w);
+		reload_adopt(w);
 		if (w->stopping && stop_at == UINT64_MAX)
 			stop_at = w->loop.now_ms + STOP_GRACE_MS;
 	}
@@ -208,6 +220,7 @@ static void *worker_main(void *arg)
 	}
 	if (w->n_active)
 		log_warn("w=%u: %u conns still had ops in flight at exit", w->id, w->n_active);
+	atomic_store(&w->exited, true);
 	return NULL;
 }
 
@@ -225,6 +238,7 @@ static void worker_free(struct worker *w)
 	}
 	free(w->ls);
 	w->ls = NULL;
+	reload_set_free(atomic_exchange(&w->tls_next, NULL));
 	loop_exit(&w->loop);
 	/* The ring is gone, so nothing the kernel held is in flight any more. */
 	while (w->active)
@@ -253,11 +267,8 @@ static int lsock_init(struct worker *w, unsigned int i)
 	if (fd < 0)
 		return fd;
 	ls->fd = fd;
-	if (lc->tls_mode != TLS_MODE_PLAIN && !(ls->ctx = tls_ctx_server(w->cfg, lc)))
-		return -EINVAL;
-	if (lc->internal_tls && !(ls->up_ctx = tls_ctx_upstream(w->cfg)))
-		return -EINVAL;
-	return 0;
+	/* Every ctx, at start and on reload, is made (and prepared for kTLS) by reload.c. */
+	return reload_ctx_build(w->gw, w->cfg, lc, &ls->ctx, &ls->up_ctx);
 }
 
 static int worker_init(struct worker *w, struct gateway *gw, unsigned int id)
@@ -268,6 +279,7 @@ static int worker_init(struct worker *w, struct gateway *gw, unsigned int id)
 	w->id = id;
 	w->gw = gw;
 	w->cfg = gw->cfg;
+	w->mx = gw->obs ? metrics_shard(gw->obs->m, id) : NULL;
 	w->wake_op.kind = OP_WAKE;
 	w->tick_op.kind = OP_TICK;
 	w->wake_fd = eventfd(0, EFD_CLOEXEC);
@@ -300,6 +312,7 @@ static void gateway_free(struct gateway *gw)
 		worker_free(&gw->workers[i]);
 	free(gw->workers);
 	free(gw->lst_conns);
+	tickets_put(gw->tickets);	/* contexts hold their own references */
 	free(gw);
 }
 
@@ -319,7 +332,7 @@ static int gateway_spawn(struct gateway *gw)
 	return 0;
 }
 
-struct gateway *gateway_start(const struct config *cfg)
+struct gateway *gateway_bind(const struct config *cfg, const struct observe *obs)
 {
 	struct gateway *gw = calloc(1, sizeof(*gw));
 	unsigned int i;
@@ -328,6 +341,7 @@ struct gateway *gateway_start(const struct config *cfg)
 		return NULL;
 	signal(SIGPIPE, SIG_IGN);
 	gw->cfg = cfg;
+	gw->obs = obs;
 	gw->n_workers = gateway_n_workers(cfg);
 	gw->workers = calloc(gw->n_workers, sizeof(*gw->workers));
 	gw->lst_conns = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*gw->lst_conns));
@@ -338,19 +352,38 @@ struct gateway *gateway_start(const struct config *cfg)
 	for (i = 0; i < cfg->n_listeners; i++)
 		if (listener_probe(&cfg->listeners[i]) < 0)
 			goto out_free;
+	if (offload_setup(gw) < 0)
+		goto out_free;
+	/* Before the first SSL_CTX: every ctx of every reload shares these keys. */
+	gw->tickets = tickets_new(cfg->ticket_rotation_ms ? cfg->ticket_rotation_ms : 3600000);
+	if (!gw->tickets)
+		goto out_free;
 	for (i = 0; i < gw->n_workers; i++)
 		if (worker_init(&gw->workers[i], gw, i) < 0)
 			goto out_free;
-	if (gateway_spawn(gw) < 0)
-		goto out_stop;
 	return gw;
 
-out_stop:
-	gateway_stop(gw);
-	return NULL;
 out_free:
 	gateway_free(gw);
 	return NULL;
+}
+
+int gateway_run(struct gateway *gw)
+{
+	int ret = gateway_spawn(gw);
+
+	if (ret < 0)
+		gateway_stop(gw);
+	return ret;
+}
+
+struct gateway *gateway_start(const struct config *cfg, const struct observe *obs)
+{
+	struct gateway *gw = gateway_bind(cfg, obs);
+
+	if (!gw || gateway_run(gw) < 0)
+		return NULL;
+	return gw;
 }
 
 int gateway_stop(struct gateway *gw)
@@ -361,6 +394,7 @@ int gateway_stop(struct gateway *gw)
 
 	if (!gw)
 		return 0;
+	atomic_store(&gw->phase, GW_PHASE_STOP);
 	for (i = 0; i < gw->n_workers; i++)
 		if (gw->workers[i].started && write(gw->workers[i].wake_fd, &one, sizeof(one)) < 0)
 			log_error("w=%u: cannot wake: %s", i, strerror(errno));

@@ -102,7 +102,7 @@ static int rig_start(struct rig *r, bool upstream_up)
 
 static int rig_go(struct rig *r)
 {
-	r->gw = gateway_start(&r->cfg);
+	r->gw = gateway_start(&r->cfg, NULL);
 	return r->gw ? 0 : -1;
 }
 

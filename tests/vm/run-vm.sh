@@ -4,10 +4,11 @@
 # /init, results back over the serial console as "RESULT name ok|fail detail". Prints
 # "PASS vm/<name>" or "FAIL vm/<name>: detail" for every name in the expect file (missing = FAIL).
 # Usage: run-vm.sh --dir VMDIR --mods full|notls --script FILE --expect FILE --log FILE
-#                  [--prefix vm] [--timeout SEC] BINARY...
+#                  [--prefix vm] [--timeout SEC] [--files DIR] BINARY...
+# --files DIR: DIR's contents are copied to /gw in the guest (configs, certificates).
 set -euo pipefail
 
-dir= mods=full script= expect= log= prefix=vm tmo=${KTLSGW_VM_TIMEOUT:-300}
+dir= mods=full script= expect= log= prefix=vm files= tmo=${KTLSGW_VM_TIMEOUT:-300}
 while [ $# -gt 0 ]; do
 	case $1 in
 	--dir) dir=$2; shift 2 ;;
@@ -17,6 +18,7 @@ while [ $# -gt 0 ]; do
 	--log) log=$2; shift 2 ;;
 	--prefix) prefix=$2; shift 2 ;;
 	--timeout) tmo=$2; shift 2 ;;
+	--files) files=$2; shift 2 ;;
 	--) shift; break ;;
 	-*) echo "run-vm.sh: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
@@ -67,6 +69,7 @@ build_initrd() {
 	done
 	write_init
 	cp "$script" "$stage/root/test.sh"
+	[ -z "$files" ] || cp -a "$files" "$stage/root/gw"
 	(cd "$stage/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$stage/run.cpio.gz"
 	cat "$dir/base.cpio.gz" "$dir/mods${mods/full/}.cpio.gz" "$stage/run.cpio.gz" \
 		>"$stage/initrd"

@@ -3,7 +3,8 @@
 # kTLS for real: boots Debian's kernel under QEMU (TCG, no KVM) and runs $BUILD/tests/vm_ktls_pair
 # for TLS 1.2/1.3 x AES-128-GCM/AES-256-GCM/CHACHA20-POLY1305, plus close_notify, KeyUpdate and
 # the client (upstream) role; then a negative control without tls.ko whose offload assertions
-# must fail. Prints PASS/FAIL lines; SKIP + exit 77 when QEMU or the kernel cannot be had.
+# must fail. Then tests/vm/gateway.sh boots it again with the real ktlsgw (its own matrix and
+# negative control). Prints PASS/FAIL lines; SKIP + exit 77 when QEMU or the kernel cannot be had.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${BUILD:-$here/../../build}
@@ -77,6 +78,8 @@ main() {
 		--expect "$work/expect" --log "$build/vm-console.log" "$bin" || fails=1
 	echo "# vm: matrix run took $(($(date +%s) - start)) s (console: $build/vm-console.log)" >&2
 	negative_control "$dir" || fails=1
+	# the real gateway in the same kernel: its own boot and negative control
+	BUILD=$build "$here/gateway.sh" "$dir" || fails=1
 	return $fails
 }
 
