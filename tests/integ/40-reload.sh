@@ -91,10 +91,11 @@ else
 fi
 # Once the reload says every worker took the new contexts, no new connection
 # may get the old certificate (before that, workers switch within a tick).
+# Log times are cut to the millisecond, so the line may read up to 1 ms early.
 APPLIED=$(grep -m 1 'reload (SIGHUP): new certificates in use by 2 of 2' "$GW_LOG" | cut -d' ' -f1)
 T_APPLIED=$(date -d "$APPLIED" +%s.%N 2>/dev/null)
-LATE_OLD=$(awk -v t="${T_APPLIED:-0}" -v s="$S1" '$1 > t && $2 == s' "$TMP/loop.trace" | wc -l)
-AFTER=$(awk -v t="${T_APPLIED:-0}" '$1 > t' "$TMP/loop.trace" | wc -l)
+LATE_OLD=$(awk -v t="${T_APPLIED:-0}" -v s="$S1" '$1 > t + 0.001 && $2 == s' "$TMP/loop.trace" | wc -l)
+AFTER=$(awk -v t="${T_APPLIED:-0}" '$1 > t + 0.001' "$TMP/loop.trace" | wc -l)
 if [ "$SEEN" = "$S1,$S2" ] && [ -n "$T_APPLIED" ] && [ "$LATE_OLD" -eq 0 ] && [ "$AFTER" -gt 0 ]; then
 	pass load-saw-old-then-new-serial
 	echo "load: $AFTER connections after the reload line, none with the old serial" >&2
