@@ -40,12 +40,8 @@ enum conn_slot {
 	SLOT_CONNECT,
 	SLOT_POLL_IN_0,		/* leg 0: client -> upstream */
 	SLOT_POLL_IN_1,		/* leg 1: upstream -> client */
-	SLOT_SPLICE_IN_0,
-	SLOT_SPLICE_IN_1,
 	SLOT_POLL_OUT_0,
 	SLOT_POLL_OUT_1,
-	SLOT_SPLICE_OUT_0,
-	SLOT_SPLICE_OUT_1,
 	SLOT__COUNT
 };
 
@@ -82,7 +78,7 @@ struct side {
 
 /* One direction of the splice path: src socket -> pipe -> dst socket. */
 struct leg {
-	int pipe[2];		/* owned; -1 when none */
+	int pipe[2];		/* owned, from the worker's pool while bytes move; -1 when none */
 	uint32_t in_pipe;	/* bytes spliced in, not yet out */
 	bool eof;		/* src reached EOF */
 	bool done;		/* EOF propagated: dst write side shut */

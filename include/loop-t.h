@@ -19,9 +19,7 @@ enum op_kind {
 	OP_RECV,		/* recv into a side's rx buffer */
 	OP_SEND,		/* send from a side's tx buffer */
 	OP_CONNECT,		/* upstream connect */
-	OP_POLL,		/* poll linked before a splice: accounting only */
-	OP_SPLICE_IN,		/* socket -> pipe */
-	OP_SPLICE_OUT,		/* pipe -> socket */
+	OP_POLL,		/* readiness of a splice leg's socket */
 	OP__COUNT
 };
 
@@ -42,6 +40,7 @@ struct loop {
 	struct io_uring *ring;	/* owned */
 	uint64_t now_ms;	/* CLOCK_MONOTONIC, refreshed on each wake-up */
 	uint64_t n_cqes;	/* completions dispatched, for tests and stats */
+	bool disabled;		/* made R_DISABLED: loop_start() in the worker thread */
 };
 
 #endif

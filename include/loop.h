@@ -20,6 +20,9 @@ typedef int op_fn(struct op *op, int res, unsigned int cqe_flags);
 
 /* Sets up a ring of @entries SQEs. 0 or -errno. */
 __must_check int loop_init(struct loop *l, unsigned int entries);
+/* Makes the calling thread the ring's only submitter; call it in the thread
+ * that runs the loop, before any other loop_* call. 0 or -errno. */
+__must_check int loop_start(struct loop *l);
 void loop_exit(struct loop *l);
 
 /* Submits what is queued, waits for at least one CQE (or @max_wait_ms),
@@ -39,10 +42,8 @@ __must_check int loop_send(struct loop *l, struct op *op, int fd, const void *bu
 __must_check int loop_connect(struct loop *l, struct op *op, int fd, const struct sockaddr *sa,
 			      socklen_t len);
 __must_check int loop_timeout(struct loop *l, struct op *op, struct loop_ts *ts);
-/* A POLL_ADD on @poll_fd linked to a SPLICE of @len bytes, non-blocking. */
-__must_check int loop_poll_splice(struct loop *l, struct op *poll, unsigned int events,
-				  int poll_fd, struct op *splice, int fd_in, int fd_out,
-				  unsigned int len);
+/* A one-shot POLL_ADD of @events on @fd. */
+__must_check int loop_poll(struct loop *l, struct op *op, int fd, unsigned int events);
 /* Asks the kernel to cancel @op when armed; its CQE then ends it. 0, or
  * -EBUSY when no SQE was free (the caller makes the op end another way). */
 int loop_cancel(struct loop *l, struct op *op);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Kernel payload path: each direction moves socket -> pipe -> socket with
- * IORING_OP_SPLICE, a poll linked in front so a splice never blocks an
- * io-wq thread. Used for tlsMode 0 (and for kTLS-offloaded conns). */
+ * non-blocking splice(2) from the worker, the ring waiting for readiness.
+ * Used for tlsMode 0 (and for kTLS-offloaded conns). */
 #ifndef KTLSGW_SPLICE_H
 #define KTLSGW_SPLICE_H
 
@@ -10,13 +10,16 @@
 
 #define SPLICE_PIPE_SIZE (256u * 1024)	/* asked with F_SETPIPE_SZ, best effort */
 
-/* Creates both pipes and arms the first splice of each leg. 0 or -errno. */
+/* Moves what is ready on both legs and arms a poll for the rest. 0 or -errno. */
 __must_check int splice_start(struct conn *c);
 
-/* Closes the pipes of @c (no-op when none). */
+/* Gives back the pipes of @c (no-op when none). */
 void splice_release(struct conn *c);
 
-int splice_on_in(struct op *op, int res, unsigned int cqe_flags);
-int splice_on_out(struct op *op, int res, unsigned int cqe_flags);
+/* Closes the worker's pooled empty pipes. */
+void splice_pool_free(struct worker *w);
+
+/* A leg's source is readable or its destination writable. */
+int splice_on_poll(struct op *op, int res, unsigned int cqe_flags);
 
 #endif

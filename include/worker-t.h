@@ -59,6 +59,14 @@ struct bufpool {
 	unsigned int n_free, n_total;
 };
 
+#define PIPEPOOL_MAX 64		/* empty pipes a worker keeps for the splice legs */
+
+struct pipepool {
+	int fds[PIPEPOOL_MAX][2];	/* owned: [0, n) are empty pipes */
+	unsigned int n;
+	unsigned int n_conns;		/* conns on the splice path: the pool never holds more */
+};
+
 struct conn_pool {
 	struct conn *free;	/* owned: linked through conn->next */
 	void **chunks;		/* owned: every chunk allocated */
@@ -81,6 +89,7 @@ struct worker {
 	unsigned int n_ls;
 	struct conn_pool pool;
 	struct bufpool bufs;
+	struct pipepool pipes;
 	struct conn *active;		/* borrowed from the pool: conns in use */
 	unsigned int n_active;
 	uint64_t next_id;

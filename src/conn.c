@@ -146,8 +146,6 @@ static void conn_init(struct conn *c, struct worker *w)
 	for (i = 0; i < 2; i++) {
 		c->ops[SLOT_POLL_IN_0 + i] = (struct op){ OP_POLL, (uint8_t)i, false, c };
 		c->ops[SLOT_POLL_OUT_0 + i] = (struct op){ OP_POLL, (uint8_t)i, false, c };
-		c->ops[SLOT_SPLICE_IN_0 + i] = (struct op){ OP_SPLICE_IN, (uint8_t)i, false, c };
-		c->ops[SLOT_SPLICE_OUT_0 + i] = (struct op){ OP_SPLICE_OUT, (uint8_t)i, false, c };
 	}
 	c->t_start = c->t_last = loop_clock_ms();
 }

@@ -30,15 +30,6 @@
 #define CHECK_BUF(p, n) ((void)(p), (void)(n))
 #endif
 
-static int on_linked_poll(struct op *op, int res, unsigned int cqe_flags)
-{
-	/* The splice linked behind it reports what matters. */
-	(void)op;
-	(void)res;
-	(void)cqe_flags;
-	return 0;
-}
-
 static op_fn *const handlers[OP__COUNT] = {
 	[OP_ACCEPT] = listener_on_accept,
 	[OP_WAKE] = worker_on_wake,
@@ -46,9 +37,7 @@ static op_fn *const handlers[OP__COUNT] = {
 	[OP_RECV] = relay_on_recv,
 	[OP_SEND] = relay_on_send,
 	[OP_CONNECT] = upstream_on_connect,
-	[OP_POLL] = on_linked_poll,
-	[OP_SPLICE_IN] = splice_on_in,
-	[OP_SPLICE_OUT] = splice_on_out,
+	[OP_POLL] = splice_on_poll,
 };
 
 uint64_t loop_clock_ms(void)
@@ -59,20 +48,28 @@ uint64_t loop_clock_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Setups from the cheapest to the most portable. DEFER_TASKRUN (6.1+) runs
+ * completion work only when the worker waits, never as an interrupt of its
+ * user code; it needs SINGLE_ISSUER, and R_DISABLED lets the worker thread,
+ * not the thread that built the ring, become that single issuer. */
+static const unsigned int setup_flags[] = {
+	IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN |
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
+	IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN,
+	IORING_SETUP_CQSIZE,
+};
+
 int loop_init(struct loop *l, unsigned int entries)
 {
-	struct io_uring_params p = { 0 };
-	int ret;
+	struct io_uring_params p;
+	unsigned int i;
+	int ret = -EINVAL;
 
 	l->ring = calloc(1, sizeof(*l->ring));
 	if (!l->ring)
 		return -ENOMEM;
-	/* COOP_TASKRUN: completions run when we enter the ring, no IPI (5.19+). */
-	p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN;
-	p.cq_entries = entries * 4;
-	ret = io_uring_queue_init_params(entries, l->ring, &p);
-	if (ret == -EINVAL) {
-		p = (struct io_uring_params){ .flags = IORING_SETUP_CQSIZE, .cq_entries = entries * 4 };
+	for (i = 0; i < ARRAY_SIZE(setup_flags) && ret == -EINVAL; i++) {
+		p = (struct io_uring_params){ .flags = setup_flags[i], .cq_entries = entries * 4 };
 		ret = io_uring_queue_init_params(entries, l->ring, &p);
 	}
 	if (ret < 0) {
@@ -80,8 +77,18 @@ int loop_init(struct loop *l, unsigned int entries)
 		l->ring = NULL;
 		return ret;
 	}
+	l->disabled = p.flags & IORING_SETUP_R_DISABLED;
 	l->now_ms = loop_clock_ms();
 	return 0;
+}
+
+int loop_start(struct loop *l)
+{
+	if (!l->disabled)
+		return 0;
+	l->disabled = false;
+	/* liburing 2.3 declares io_uring_enable_rings() but does not export it. */
+	return io_uring_register(l->ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
 }
 
 void loop_exit(struct loop *l)
@@ -184,23 +191,14 @@ int loop_timeout(struct loop *l, struct op *op, struct loop_ts *ts)
 	return 0;
 }
 
-int loop_poll_splice(struct loop *l, struct op *poll, unsigned int events, int poll_fd,
-		     struct op *splice, int fd_in, int fd_out, unsigned int len)
+int loop_poll(struct loop *l, struct op *op, int fd, unsigned int events)
 {
-	struct io_uring_sqe *sp, *ps;
+	struct io_uring_sqe *sqe = get_sqe(l);
 
-	/* Two SQEs must go in one batch for the link: make room first. */
-	if (io_uring_sq_space_left(l->ring) < 2 && io_uring_submit(l->ring) < 0)
+	if (!sqe)
 		return -EBUSY;
-	ps = io_uring_get_sqe(l->ring);
-	sp = io_uring_get_sqe(l->ring);
-	if (!ps || !sp)
-		return -EBUSY;
-	io_uring_prep_poll_add(ps, poll_fd, events);
-	ps->flags |= IOSQE_IO_LINK;
-	arm(ps, poll);
-	io_uring_prep_splice(sp, fd_in, -1, fd_out, -1, len, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-	arm(sp, splice);
+	io_uring_prep_poll_add(sqe, fd, events);
+	arm(sqe, op);
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "observe-t.h"
 #include "reload.h"
+#include "splice.h"
 #include "tickets.h"
 #include "tls.h"
 
@@ -203,7 +204,9 @@ static void *worker_main(void *arg)
 	uint64_t stop_at = UINT64_MAX;
 	int ret;
 
-	ret = worker_arm_all(w);
+	ret = loop_start(&w->loop);
+	if (ret >= 0)
+		ret = worker_arm_all(w);
 	while (ret >= 0 && !worker_is_done(w, stop_at)) {
 		ret = loop_run_once(&w->loop, TICK_MS);
 		if (w->tick_due)
@@ -248,6 +251,7 @@ static void worker_free(struct worker *w)
 	free(w->pool.chunks);
 	w->pool.chunks = NULL;
 	bufpool_free(&w->bufs);
+	splice_pool_free(w);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
 	w->wake_fd = -1;
