@@ -37,7 +37,8 @@ struct cfg_pos {
 struct endpoint {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	char text[CFG_ADDR_TEXT_MAX];	/* normalised "host:port" / "[v6]:port" */
+	char text[CFG_ADDR_TEXT_MAX];	/* normalised "ip:port" / "[v6]:port" */
+	char name[CFG_ADDR_TEXT_MAX];	/* the host name it was resolved from, "" when numeric */
 	struct cfg_pos pos;
 };
 

@@ -19,6 +19,10 @@ struct config *config_load_buffer(const char *name, const char *dir, const char 
 
 void config_free(struct config *c);
 
+/* Host names in addresses are resolved while loading (getaddrinfo) unless
+ * this turned it off (the fuzzer: no DNS for random names). */
+void config_set_name_lookups(bool on);
+
 /* "0 (plain)", "1 (one-way TLS)", "2 (mutual TLS)". */
 const char *config_tls_mode_name(enum tls_mode m);
 

@@ -26,20 +26,34 @@ static const char *version_name(int v)
 	return v == 0x0304 ? "1.3" : v == 0x0303 ? "1.2" : "-";
 }
 
+/* "ip:port", or "name (ip:port)" for an address written as a host name. */
+static void print_endpoint(const struct endpoint *ep)
+{
+	if (ep->name[0])
+		printf("%s (%s)", ep->name, ep->text);
+	else
+		printf("%s", ep->text);
+}
+
 static void print_alpn(const struct listener_cfg *l)
 {
 	unsigned int i;
 
 	printf("    alpn:         ");
-	for (i = 0; i < l->n_alpn; i++)
-		printf("%s%s -> %s", i ? ", " : "", l->alpn[i].proto,
-		       l->alpn[i].has_upstream ? l->alpn[i].upstream.text : l->upstream.text);
+	for (i = 0; i < l->n_alpn; i++) {
+		printf("%s%s -> ", i ? ", " : "", l->alpn[i].proto);
+		print_endpoint(l->alpn[i].has_upstream ? &l->alpn[i].upstream : &l->upstream);
+	}
 	printf("\n");
 }
 
 static void print_listener(const struct config *c, const struct listener_cfg *l)
 {
-	printf("  %s: %s -> %s\n", l->name, l->bind.text, l->upstream.text);
+	printf("  %s: ", l->name);
+	print_endpoint(&l->bind);
+	printf(" -> ");
+	print_endpoint(&l->upstream);
+	printf("\n");
 	printf("    tlsMode:      %s\n", config_tls_mode_name(l->tls_mode));
 	if (l->tls_mode != TLS_MODE_PLAIN) {
 		printf("    min version:  TLS %s\n", version_name(l->min_version));

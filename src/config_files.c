@@ -121,17 +121,39 @@ static void check_crl(struct loader *ld)
 		diag_error(ld->d, ld->c->tls.crl_pem_pos, "tls.crlPemPath", "%s", err);
 }
 
+/* An upstream of @l written as an IP: without internaltls.sni there would
+ * be no name to check its certificate against. */
+static bool has_numeric_upstream(const struct listener_cfg *l)
+{
+	unsigned int i;
+
+	if (!l->upstream.name[0])
+		return true;
+	for (i = 0; i < l->n_alpn; i++)
+		if (l->alpn[i].has_upstream && !l->alpn[i].upstream.name[0])
+			return true;
+	return false;
+}
+
 static void check_internal(struct loader *ld, int li)
 {
 	const struct tls_files *t = &ld->c->internaltls;
 	struct cfg_pos why = ld->src[li].itls_pos;
 	const char *name = ld->c->listeners[li].name;
+	unsigned int i;
 
 	if (required(ld, t->ca_pem, "internaltls.caPemPath", why,
 		     "has internal TLS on", name))
 		check_ca(ld, t->ca_pem, t->ca_pem_pos, "internaltls.caPemPath");
-	required(ld, ld->c->internaltls_sni, "internaltls.sni", why,
-		 "has internal TLS on", name);
+	for (i = (unsigned int)li; i < ld->c->n_listeners; i++) {
+		const struct listener_cfg *l = &ld->c->listeners[i];
+
+		if (l->internal_tls && has_numeric_upstream(l)) {
+			required(ld, ld->c->internaltls_sni, "internaltls.sni",
+				 ld->src[i].itls_pos, "has internal TLS on", l->name);
+			return;
+		}
+	}
 }
 
 void cfg_check_files(struct loader *ld)

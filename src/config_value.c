@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Typed scalar readers for the config: booleans, bounded integers, durations,
- * strings and paths, addresses ("a.b.c.d:port", "[v6]:port"), TLS mode and
+ * strings and paths, addresses ("a.b.c.d:port", "name:port", "[v6]:port"), TLS mode and
  * version. Each reports a positioned error and returns -EINVAL on bad input. */
 #include "config_priv.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
 #include <limits.h>
 #include <stdio.h>
 #include <strings.h>
@@ -135,7 +137,57 @@ int cfg_read_path(struct loader *ld, const struct cfgnode *n, char **out)
 	return 0;
 }
 
-/* "localhost" and numeric IPv4 only; IPv6 goes in brackets. */
+static bool lookups_on = true;
+
+void config_set_name_lookups(bool on)
+{
+	lookups_on = on;
+}
+
+/* A DNS-like name: letters, digits, '-' and '.', with a letter somewhere
+ * (so a mistyped IPv4 address is reported as one, not looked up). */
+static bool is_host_name(const char *h)
+{
+	bool letter = false;
+
+	for (; *h; h++) {
+		if (isalpha((unsigned char)*h))
+			letter = true;
+		else if (!isdigit((unsigned char)*h) && *h != '-' && *h != '.')
+			return false;
+	}
+	return letter;
+}
+
+/* The first IPv4 address of @h, else its first IPv6 one: a container's
+ * IPv6 is often unrouted while its IPv4 works. */
+static int resolve_name(const char *h, struct endpoint *ep, const char **why)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res, *ai, *pick = NULL;
+	static __thread char text[160];
+	int ret;
+
+	ret = lookups_on ? getaddrinfo(h, NULL, &hints, &res) : EAI_NONAME;
+	if (ret) {
+		snprintf(text, sizeof(text), "cannot resolve host name '%s': %s", h,
+			 lookups_on ? gai_strerror(ret) : "name lookups are off");
+		*why = text;
+		return -EINVAL;
+	}
+	for (ai = res; ai && !pick; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET)
+			pick = ai;
+	if (!pick)
+		pick = res;
+	memcpy(&ep->addr, pick->ai_addr, pick->ai_addrlen);
+	ep->addrlen = pick->ai_addrlen;
+	freeaddrinfo(res);
+	snprintf(ep->name, sizeof(ep->name), "%s", h);
+	return 0;
+}
+
+/* Numeric IPv4, "localhost", [IPv6], or a host name resolved now. */
 static int parse_host(const char *h, bool v6, struct endpoint *ep, const char **why)
 {
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ep->addr;
@@ -151,12 +203,14 @@ static int parse_host(const char *h, bool v6, struct endpoint *ep, const char **
 		*why = "write IPv6 addresses in brackets, e.g. [::1]:8443";
 		return -EINVAL;
 	}
-	*why = !*h ? "missing host" : "bad IPv4 address (expected a.b.c.d or localhost)";
+	*why = !*h ? "missing host" : "bad IPv4 address (expected a.b.c.d or a host name)";
 	s4->sin_family = AF_INET;
 	ep->addrlen = sizeof(*s4);
 	if (!strcmp(h, "localhost"))
 		h = "127.0.0.1";
-	return inet_pton(AF_INET, h, &s4->sin_addr) == 1 ? 0 : -EINVAL;
+	if (inet_pton(AF_INET, h, &s4->sin_addr) == 1)
+		return 0;
+	return is_host_name(h) ? resolve_name(h, ep, why) : -EINVAL;
 }
 
 static void endpoint_text(struct endpoint *ep, unsigned int port)
@@ -183,7 +237,8 @@ int cfg_parse_endpoint(const char *s, struct endpoint *ep, const char **why)
 	bool v6 = s[0] == '[';
 
 	memset(&ep->addr, 0, sizeof(ep->addr));
-	*why = "expected IPv4:port or [IPv6]:port";
+	ep->name[0] = 0;
+	*why = "expected host:port or [IPv6]:port";
 	colon = v6 ? strstr(s, "]:") : strrchr(s, ':');
 	if (!colon)
 		return -EINVAL;
@@ -205,7 +260,7 @@ int cfg_parse_endpoint(const char *s, struct endpoint *ep, const char **why)
 		*why = "port must be a number from 1 to 65535";
 		return -EINVAL;
 	}
-	if (v6)
+	if (ep->addr.ss_family == AF_INET6)
 		((struct sockaddr_in6 *)&ep->addr)->sin6_port = htons((uint16_t)port);
 	else
 		((struct sockaddr_in *)&ep->addr)->sin_port = htons((uint16_t)port);

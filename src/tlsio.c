@@ -87,8 +87,8 @@ static void side_method_init(void)
 
 /* ---- per conn ---- */
 
-/* Internal TLS: SNI and name check against internaltls.sni (or the
- * upstream's IP when unset), ALPN = what the client negotiated. */
+/* Internal TLS: SNI and name check against internaltls.sni (or else the
+ * upstream's host name as written, or its IP), ALPN = what the client negotiated. */
 static int setup_upstream(struct conn *c, SSL *ssl)
 {
 	const char *sni = c->w->cfg->internaltls_sni;
@@ -103,6 +103,8 @@ static int setup_upstream(struct conn *c, SSL *ssl)
 		if (SSL_set_alpn_protos(ssl, wire, (unsigned int)n + 1))
 			return -EPROTO;
 	}
+	if (!(sni && sni[0]) && c->up->name[0])
+		sni = c->up->name;	/* an upstream written as a name: check that name */
 	if (sni && sni[0]) {
 		if (SSL_set_tlsext_host_name(ssl, sni) != 1 || SSL_set1_host(ssl, sni) != 1)
 			return -EPROTO;

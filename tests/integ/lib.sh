@@ -93,7 +93,7 @@ kill_wait() {
 }
 
 cleanup() {
-	local pid i
+	local pid= i
 	set +e
 	trap - EXIT INT TERM
 	for pid in "${PIDS[@]}"; do

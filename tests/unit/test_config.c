@@ -72,7 +72,7 @@ static const struct ccase address_cases[] = {
 	{ "no port", "gateway:\n  listeners:\n    - name: a\n      bind: 127.0.0.1\n"
 		     "      upstream: 127.0.0.1:2\n", false,
 	  { "t.yaml:4:13: gateway.listeners[0].bind: invalid address '127.0.0.1': "
-	    "expected IPv4:port or [IPv6]:port" }, 1 },
+	    "expected host:port or [IPv6]:port" }, 1 },
 	{ "port 0", "gateway:\n  listeners:\n    - name: a\n      bind: 127.0.0.1:0\n"
 		    "      upstream: 127.0.0.1:2\n", false,
 	  { "t.yaml:4:13: gateway.listeners[0].bind: invalid address '127.0.0.1:0': port must "
@@ -87,11 +87,15 @@ static const struct ccase address_cases[] = {
 	{ "bad ipv4", "gateway:\n  listeners:\n    - name: a\n      bind: 300.1.1.1:80\n"
 		      "      upstream: 127.0.0.1:2\n", false,
 	  { "invalid address '300.1.1.1:80': bad IPv4 address (expected a.b.c.d or "
-	    "localhost)" }, 1 },
-	{ "hostname", "gateway:\n  listeners:\n    - name: a\n      bind: 127.0.0.1:80\n"
-		      "      upstream: milvus:19530\n", false,
-	  { "t.yaml:5:17: gateway.listeners[0].upstream: invalid address 'milvus:19530': bad "
-	    "IPv4 address" }, 1 },
+	    "a host name)" }, 1 },
+	/* RFC 6761: .invalid never resolves */
+	{ "unknown host name", "gateway:\n  listeners:\n    - name: a\n      bind: 127.0.0.1:80\n"
+		      "      upstream: milvus.invalid:19530\n", false,
+	  { "t.yaml:5:17: gateway.listeners[0].upstream: invalid address "
+	    "'milvus.invalid:19530': cannot resolve host name 'milvus.invalid': " }, 1 },
+	{ "not a host name", "gateway:\n  listeners:\n    - name: a\n      bind: 127.0.0.1:80\n"
+		      "      upstream: milvus_1:19530\n", false,
+	  { "invalid address 'milvus_1:19530': bad IPv4 address" }, 1 },
 	{ "missing host", "gateway:\n  listeners:\n    - name: a\n      bind: ':80'\n"
 			  "      upstream: 127.0.0.1:2\n", false,
 	  { "invalid address ':80': missing host" }, 1 },
@@ -104,7 +108,7 @@ static const struct ccase address_cases[] = {
 	  { "invalid address '[::g]:80': bad IPv6 address" }, 1 },
 	{ "ipv6 no port", "gateway:\n  listeners:\n    - name: a\n      bind: '[::1]'\n"
 			  "      upstream: 127.0.0.1:2\n", false,
-	  { "invalid address '[::1]': expected IPv4:port or [IPv6]:port" }, 1 },
+	  { "invalid address '[::1]': expected host:port or [IPv6]:port" }, 1 },
 	{ "ipv6 ok", "gateway:\n  listeners:\n    - name: a\n      bind: '[::1]:8443'\n"
 		     "      upstream: '[::1]:19530'\n", true, { NULL }, 0 },
 	{ "localhost ok", "gateway:\n  listeners:\n    - name: a\n      bind: localhost:8443\n"
@@ -126,7 +130,7 @@ static const struct ccase address_cases[] = {
 	  { "t.yaml:6:12: gateway.metrics: 0.0.0.0:19530 overlaps gateway.listeners[0].bind "
 	    "127.0.0.1:19530 (line 4:13)" }, 1 },
 	{ "metrics bad", L0 "  metrics: 9464\n", false,
-	  { "t.yaml:6:12: gateway.metrics: invalid address '9464': expected IPv4:port or "
+	  { "t.yaml:6:12: gateway.metrics: invalid address '9464': expected host:port or "
 	    "[IPv6]:port" }, 1 },
 	{ "upstream is own bind", "gateway:\n  listeners:\n    - name: a\n      bind: 0.0.0.0:9\n"
 				  "      upstream: 127.0.0.1:9\n", false,
