@@ -430,8 +430,8 @@ static bool tx_is_pending(SSL *ssl)
 	return SSL_want_write(ssl) || (wbio && BIO_ctrl_wpending(wbio) > 0);
 }
 
-/* Everything that can be decided without touching the socket. */
-static int check_session(SSL *ssl, const struct ktls_track *t, struct ktls_status *st)
+/* The session and its captured keys, before any check on buffered bytes. */
+static int check_keys(SSL *ssl, const struct ktls_track *t, struct ktls_status *st)
 {
 	st->version = SSL_version(ssl);
 	st->cipher = cipher_of(ssl);
@@ -447,6 +447,16 @@ static int check_session(SSL *ssl, const struct ktls_track *t, struct ktls_statu
 		return refuse(st, KTLS_WHY_NO_KEYS, "no traffic secret from the keylog callback");
 	if (t->rd.rekeyed || t->wr.rekeyed)
 		return refuse(st, KTLS_WHY_REKEYED, "keys changed after the handshake");
+	return 0;
+}
+
+/* Everything that can be decided without touching the socket. */
+static int check_session(SSL *ssl, const struct ktls_track *t, struct ktls_status *st)
+{
+	int ret = check_keys(ssl, t, st);
+
+	if (ret < 0)
+		return ret;
 	if (rx_is_pending(ssl))
 		return refuse_rx(st, KTLS_WHY_PENDING, "unread bytes in OpenSSL's read buffer");
 	if (tx_is_pending(ssl))
@@ -571,6 +581,73 @@ int ktls_offload(struct ssl_st *ssl, int fd, struct ktls_status *st)
 		ret = install(fd, st, &ciphers[st->cipher], &rx, &tx);
 	OPENSSL_cleanse(&rx, sizeof(rx));
 	OPENSSL_cleanse(&tx, sizeof(tx));
+	return ret;
+}
+
+/* ---- keys for a userspace record layer ---- */
+
+static void export_dir(struct ktls_keys_dir *out, const struct dir_keys *k,
+		       const struct ktls_dir *d)
+{
+	memcpy(out->key, k->key, sizeof(out->key));
+	memcpy(out->iv, k->iv, sizeof(out->iv));
+	out->seq = k->seq;
+	memcpy(out->secret, d->secret, d->secret_len);
+	out->secret_len = d->secret_len;
+}
+
+int ktls_export_keys(struct ssl_st *ssl, struct ktls_keys *keys, struct ktls_status *st)
+{
+	const struct ktls_track *t = track_of(ssl);
+	struct dir_keys rx, tx;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	memset(keys, 0, sizeof(*keys));
+	ret = check_keys(ssl, t, st);
+	if (ret < 0)
+		return ret;
+	/* bytes in the BIOs are the caller's; only OpenSSL's own buffers count */
+	if (SSL_has_pending(ssl))
+		return refuse_rx(st, KTLS_WHY_PENDING, "a record held inside OpenSSL");
+	if (SSL_want_write(ssl))
+		return refuse(st, KTLS_WHY_PENDING, "unsent bytes in OpenSSL's write buffer");
+	ret = derive_keys(ssl, t, &ciphers[st->cipher], st->version, &rx, &tx);
+	if (ret < 0) {
+		ret = refuse(st, KTLS_WHY_NO_KEYS, "key derivation failed");
+	} else {
+		export_dir(&keys->rx, &rx, &t->rd);
+		export_dir(&keys->tx, &tx, &t->wr);
+		keys->version = st->version;
+		keys->cipher = st->cipher;
+		keys->is_server = t->is_server;
+	}
+	OPENSSL_cleanse(&rx, sizeof(rx));
+	OPENSSL_cleanse(&tx, sizeof(tx));
+	return ret;
+}
+
+int ktls_key_update(struct ktls_keys_dir *d, int cipher)
+{
+	const char *md = d->secret_len == 48 ? "SHA384" : "SHA256";
+	uint8_t next[KTLS_SECRET_MAX];
+	struct dir_keys k = { .seq = 0 };
+	int ret;
+
+	if (cipher < 0 || cipher >= KTLS_CIPHER__COUNT ||
+	    (d->secret_len != 32 && d->secret_len != 48))
+		return -EINVAL;
+	ret = hkdf_expand_label(md, d->secret, d->secret_len, "traffic upd", next, d->secret_len);
+	if (ret == 0)
+		ret = derive_tls13(md, next, d->secret_len, &ciphers[cipher], &k);
+	if (ret == 0) {
+		memcpy(d->secret, next, d->secret_len);
+		memcpy(d->key, k.key, sizeof(d->key));
+		memcpy(d->iv, k.iv, sizeof(d->iv));
+		d->seq = 0;
+	}
+	OPENSSL_cleanse(next, sizeof(next));
+	OPENSSL_cleanse(&k, sizeof(k));
 	return ret;
 }
 
