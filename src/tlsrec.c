@@ -332,8 +332,9 @@ static int check_header(struct tlsrec *r, const uint8_t *buf)
 		return refuse(r, -EBADMSG, ALERT_UNEXPECTED_MESSAGE, "unexpected record type");
 	if (clen < min)
 		return refuse(r, -EBADMSG, ALERT_DECODE_ERROR, "record shorter than its tag");
-	/* 1.3: the inner plaintext (content, type, padding) is at most 2^14 + 1 */
-	if (clen > TLSREC_CIPHER_MAX || clen - min > TLSREC_PLAIN_MAX + (is_tls13(r) ? 1 : 0))
+	/* 1.3: the inner plaintext (content, type, padding) is at most 2^14 + 1,
+	 * and min counts its type byte */
+	if (clen > TLSREC_CIPHER_MAX || clen - min > TLSREC_PLAIN_MAX)
 		return refuse(r, -EBADMSG, ALERT_RECORD_OVERFLOW, "record overflow (over 2^14)");
 	return (int)clen;
 }
