@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -129,8 +130,9 @@ int tlsrec_init(struct tlsrec *r, struct ssl_st *ssl, struct ktls_status *st)
 
 	memset(r, 0, sizeof(*r));
 	ret = ktls_export_keys(ssl, &k, st);
-	if (ret == 0)
-		ret = tlsrec_setup(r, &k);
+	if (ret == 0 && (ret = tlsrec_setup(r, &k)) < 0)
+		snprintf(st->reason, sizeof(st->reason), "tlsrec: %s",
+			 r->why ? r->why : "cipher context setup failed");
 	OPENSSL_cleanse(&k, sizeof(k));
 	return ret;
 }

@@ -56,13 +56,17 @@ static SSL_CTX *make_ctx(bool server, int version, const char *c12, const char *
 }
 
 static bool untracked;	/* pair_open() leaves the server without a tracker */
+static SSL_SESSION *resume;	/* borrowed: pair_open()'s client resumes it */
+static SSL_CTX *same_sctx;	/* borrowed: pair_open() reuses this server ctx */
 
 static bool pair_open(struct pair *p, int version, const char *c12, const char *c13)
 {
 	int i, rs = 0, rc = 0;
 
 	memset(p, 0, sizeof(*p));
-	p->sctx = make_ctx(true, version, c12, c13);
+	p->sctx = same_sctx ? same_sctx : make_ctx(true, version, c12, c13);
+	if (same_sctx)
+		SSL_CTX_up_ref(same_sctx);
 	p->cctx = make_ctx(false, version, c12, c13);
 	p->s = SSL_new(p->sctx);
 	p->c = SSL_new(p->cctx);
@@ -71,6 +75,8 @@ static bool pair_open(struct pair *p, int version, const char *c12, const char *
 	SSL_set_bio(p->c, p->cbio, p->cbio);
 	SSL_set_accept_state(p->s);
 	SSL_set_connect_state(p->c);
+	if (resume)
+		SSL_set_session(p->c, resume);
 	if ((!untracked && ktls_track_attach(p->s, &p->strk) < 0) ||
 	    ktls_track_attach(p->c, &p->ctrk) < 0)
 		return false;
@@ -539,7 +545,6 @@ static void check_peer_key_update(const char *suite, bool requested)
 	int n;
 
 	ASSERT(open_13(&p, suite));
-	ASSERT(peer_reads(&p, NULL, 0));
 	ASSERT(SSL_key_update(p.c, requested ? SSL_KEY_UPDATE_REQUESTED
 					    : SSL_KEY_UPDATE_NOT_REQUESTED) == 1);
 	ASSERT(SSL_write(p.c, "after", 5) == 5);	/* KeyUpdate, then data */
@@ -778,4 +783,50 @@ TEST(state_is_small)
 	/* per connection side; the cipher contexts are measured by bench/recbench */
 	EXPECT(sizeof(struct tlsrec) <= 176);
 	EXPECT_EQ(TLSREC_RECORD_MAX, 16645);
+}
+
+/* ---- resumed sessions (abbreviated 1.2 handshake, 1.3 PSK) ---- */
+
+static void check_resumed(int version, const char *c12, const char *c13, bool server)
+{
+	static uint8_t b[64];
+	int tickets = 0;
+	struct pair p, q;
+
+	ASSERT(pair_open(&p, version, c12, c13));
+	EXPECT(SSL_read(p.c, b, sizeof(b)) <= 0);	/* takes the 1.3 tickets */
+	resume = SSL_get1_session(p.c);
+	same_sctx = p.sctx;
+	ASSERT(pair_open(&q, version, c12, c13));
+	resume = (SSL_SESSION_free(resume), NULL);
+	same_sctx = NULL;
+	EXPECT(SSL_session_reused(q.s));
+	ASSERT(take_over(&q, server) == 0);
+	ASSERT(send_rec(&q, KTLS_REC_DATA, "resumed", 7) > 0);
+	EXPECT(peer_reads(&q, (const uint8_t *)"resumed", 7));
+	ASSERT(SSL_write(peer(&q), "again", 5) == 5);
+	EXPECT_EQ(recv_data(&q, b, 5, &tickets), 5);
+	EXPECT(!memcmp(b, "again", 5));
+	pair_close(&q);
+	pair_close(&p);
+}
+
+TEST(resumed_tls12_server)
+{
+	check_resumed(TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256", "", true);
+}
+
+TEST(resumed_tls12_client)
+{
+	check_resumed(TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305", "", false);
+}
+
+TEST(resumed_tls13_server)
+{
+	check_resumed(TLS1_3_VERSION, "", "TLS_AES_256_GCM_SHA384", true);
+}
+
+TEST(resumed_tls13_client)
+{
+	check_resumed(TLS1_3_VERSION, "", "TLS_AES_128_GCM_SHA256", false);
 }
