@@ -117,7 +117,7 @@ $(BUILD)/tests/vm_%: tests/vm/%.c $(BUILD)/libktlsgw.a | $(BUILD)/tests
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(filter %.o %.a,$^) $(LDLIBS)
 
 # Benchmark tools (bench/): the load generator and the plaintext upstream.
-BENCH_BINS := $(BUILD)/bench/loadgen $(BUILD)/bench/upstream
+BENCH_BINS := $(BUILD)/bench/loadgen $(BUILD)/bench/upstream $(BUILD)/bench/recbench
 LOADGEN_SRCS := bench/loadgen.c bench/workload.c bench/lgtls.c bench/hist.c bench/procstat.c
 
 $(BUILD)/bench:
@@ -130,6 +130,11 @@ $(BUILD)/bench/loadgen: $(LOADGEN_SRCS) bench/lg.h bench/hist.h include/common.h
 $(BUILD)/bench/upstream: bench/upstream.c | $(BUILD)/bench
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS_SAN) -o $@ $<
+
+# Record layer micro-benchmark: tlsrec vs SSL_read/SSL_write (run by hand).
+$(BUILD)/bench/recbench: bench/recbench.c $(BUILD)/libktlsgw.a | $(BUILD)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(BUILD)/libktlsgw.a $(LDLIBS)
 
 bench-bins: $(BENCH_BINS)
 

@@ -74,6 +74,23 @@ struct ktls_track {
 	bool is_server;
 };
 
+/* One direction's record protection as ktls_export_keys() hands it to a
+ * userspace record layer (tlsrec.c). Key material: wipe after use. */
+struct ktls_keys_dir {
+	uint8_t key[32];		/* key_len of the cipher used */
+	uint8_t iv[12];			/* TLS 1.3 / ChaCha: write_iv; 1.2 GCM: 4-byte salt */
+	uint64_t seq;			/* next record number */
+	uint8_t secret[KTLS_SECRET_MAX];/* TLS 1.3 traffic secret, for KeyUpdate */
+	uint8_t secret_len;		/* 0 in TLS 1.2; 32 (SHA-256) or 48 (SHA-384) */
+};
+
+struct ktls_keys {
+	struct ktls_keys_dir rx, tx;
+	int version;			/* 0x0303 or 0x0304 */
+	int cipher;			/* enum ktls_cipher */
+	bool is_server;
+};
+
 /* Result of ktls_offload(): what each direction now is, and why not. */
 struct ktls_status {
 	bool tx, rx;			/* true: the kernel owns that direction */

@@ -63,6 +63,19 @@ __must_check int ktls_check(struct ssl_st *ssl, struct ktls_status *st);
  * Returns 0 when both directions are offloaded, -EOPNOTSUPP otherwise. */
 __must_check int ktls_offload(struct ssl_st *ssl, int fd, struct ktls_status *st);
 
+/* For a userspace record layer taking over from @ssl after its handshake:
+ * ktls_check()'s checks, except that bytes in @ssl's BIOs are allowed (that
+ * caller reads and writes the same buffers in order); bytes inside @ssl
+ * itself (a read-ahead or partly read record, an unflushed write) are not.
+ * Fills @keys; never touches a socket. 0, or -EOPNOTSUPP with @st filled. */
+__must_check int ktls_export_keys(struct ssl_st *ssl, struct ktls_keys *keys,
+				  struct ktls_status *st);
+
+/* TLS 1.3 KeyUpdate of one direction (RFC 8446 7.2): secret =
+ * HKDF-Expand-Label(secret, "traffic upd", "", Hash.length), then its key and
+ * iv for @cipher; seq restarts at 0. 0 or -errno (@d unchanged then). */
+__must_check int ktls_key_update(struct ktls_keys_dir *d, int cipher);
+
 /* Reads one record's content from an offloaded RX socket with recvmsg and
  * its TLS_GET_RECORD_TYPE cmsg: bytes copied (0 = EOF) and *@type, or -errno
  * (-EAGAIN on a non-blocking socket with nothing to read). A data record

@@ -25,12 +25,13 @@ enum offload_ctrl {
  * or -errno when gateway.ktls is on and the kernel cannot (logged). */
 __must_check int offload_setup(struct gateway *gw);
 
-/* Takes over @ctx's keylog and message callbacks when kTLS is in use
- * (no-op otherwise). 0 or -EPROTO. */
+/* Takes over @ctx's keylog and message callbacks when @gw tracks keys
+ * (gw->track_keys: kTLS in use, or a userspace record layer; no-op
+ * otherwise). 0 or -EPROTO. */
 __must_check int offload_ctx_prepare(const struct gateway *gw, struct ssl_ctx_st *ctx);
 
-/* Binds side @s's key tracker to @ssl right after SSL_new (no-op when kTLS
- * is unused). 0 or -EPROTO. */
+/* Binds side @s's key tracker to @ssl right after SSL_new (no-op unless
+ * gw->track_keys). 0 or -EPROTO. */
 __must_check int offload_track(struct conn *c, int s, struct ssl_st *ssl);
 
 /* Before the relay: hands every TLS side of @c to the kernel, or none of

@@ -115,6 +115,7 @@ struct gateway {
 	atomic_ullong n_closed;
 	bool ktls;			/* offload.c: kernel TLS usable, offload after handshakes */
 	unsigned int ktls_ciphers;	/* bit per enum ktls_cipher the kernel takes both ways */
+	bool track_keys;		/* offload.c: capture session keys (kTLS or tlsrec) */
 	const char *ktls_off;		/* static: why not (for the access log), NULL when usable */
 	const struct observe *obs;	/* borrowed: the caller's; NULL = no metrics */
 	struct tickets *tickets;	/* owned: ticket keys of every server ctx, all reloads */

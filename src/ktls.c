@@ -26,7 +26,6 @@
 #endif
 
 #define TLS12_RANDOM_LEN 32
-#define TLS_HS_NEW_SESSION_TICKET 4
 #define TLS_HS_FINISHED 20
 #define TLS_HS_KEY_UPDATE 24
 
@@ -431,8 +430,8 @@ static bool tx_is_pending(SSL *ssl)
 	return SSL_want_write(ssl) || (wbio && BIO_ctrl_wpending(wbio) > 0);
 }
 
-/* Everything that can be decided without touching the socket. */
-static int check_session(SSL *ssl, const struct ktls_track *t, struct ktls_status *st)
+/* The session and its captured keys, before any check on buffered bytes. */
+static int check_keys(SSL *ssl, const struct ktls_track *t, struct ktls_status *st)
 {
 	st->version = SSL_version(ssl);
 	st->cipher = cipher_of(ssl);
@@ -448,6 +447,16 @@ static int check_session(SSL *ssl, const struct ktls_track *t, struct ktls_statu
 		return refuse(st, KTLS_WHY_NO_KEYS, "no traffic secret from the keylog callback");
 	if (t->rd.rekeyed || t->wr.rekeyed)
 		return refuse(st, KTLS_WHY_REKEYED, "keys changed after the handshake");
+	return 0;
+}
+
+/* Everything that can be decided without touching the socket. */
+static int check_session(SSL *ssl, const struct ktls_track *t, struct ktls_status *st)
+{
+	int ret = check_keys(ssl, t, st);
+
+	if (ret < 0)
+		return ret;
 	if (rx_is_pending(ssl))
 		return refuse_rx(st, KTLS_WHY_PENDING, "unread bytes in OpenSSL's read buffer");
 	if (tx_is_pending(ssl))
@@ -575,76 +584,71 @@ int ktls_offload(struct ssl_st *ssl, int fd, struct ktls_status *st)
 	return ret;
 }
 
-/* ---- control records ---- */
+/* ---- keys for a userspace record layer ---- */
 
-ssize_t ktls_recv_record(int fd, uint8_t *type, void *buf, size_t len)
+static void export_dir(struct ktls_keys_dir *out, const struct dir_keys *k,
+		       const struct ktls_dir *d)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(uint8_t))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	n = ktls_recvmsg(fd, &msg, 0);
-	if (n < 0)
-		return -errno;
-	*type = KTLS_REC_DATA;
-	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_TLS && cm->cmsg_type == TLS_GET_RECORD_TYPE)
-			*type = *CMSG_DATA(cm);
-	return n;
+	memcpy(out->key, k->key, sizeof(out->key));
+	memcpy(out->iv, k->iv, sizeof(out->iv));
+	out->seq = k->seq;
+	memcpy(out->secret, d->secret, d->secret_len);
+	out->secret_len = d->secret_len;
 }
 
-/* TLS 1.3 post-handshake messages: all tickets -> consume; any KeyUpdate wins. */
-static int classify_handshake(const uint8_t *buf, size_t len)
+int ktls_export_keys(struct ssl_st *ssl, struct ktls_keys *keys, struct ktls_status *st)
 {
-	int res = KTLS_CTRL_UNEXPECTED;
-	size_t off = 0, mlen;
+	const struct ktls_track *t = track_of(ssl);
+	struct dir_keys rx, tx;
+	int ret;
 
-	while (off + 4 <= len) {
-		mlen = (size_t)buf[off + 1] << 16 | (size_t)buf[off + 2] << 8 | buf[off + 3];
-		if (buf[off] == TLS_HS_KEY_UPDATE)
-			return KTLS_CTRL_KEY_UPDATE;
-		if (buf[off] != TLS_HS_NEW_SESSION_TICKET)
-			return KTLS_CTRL_UNEXPECTED;
-		res = KTLS_CTRL_SESSION_TICKET;
-		off += 4 + mlen;
+	memset(st, 0, sizeof(*st));
+	memset(keys, 0, sizeof(*keys));
+	ret = check_keys(ssl, t, st);
+	if (ret < 0)
+		return ret;
+	/* bytes in the BIOs are the caller's; only OpenSSL's own buffers count */
+	if (SSL_has_pending(ssl))
+		return refuse_rx(st, KTLS_WHY_PENDING, "a record held inside OpenSSL");
+	if (SSL_want_write(ssl))
+		return refuse(st, KTLS_WHY_PENDING, "unsent bytes in OpenSSL's write buffer");
+	ret = derive_keys(ssl, t, &ciphers[st->cipher], st->version, &rx, &tx);
+	if (ret < 0) {
+		ret = refuse(st, KTLS_WHY_NO_KEYS, "key derivation failed");
+	} else {
+		export_dir(&keys->rx, &rx, &t->rd);
+		export_dir(&keys->tx, &tx, &t->wr);
+		keys->version = st->version;
+		keys->cipher = st->cipher;
+		keys->is_server = t->is_server;
 	}
-	return off == len ? res : KTLS_CTRL_UNEXPECTED;
+	OPENSSL_cleanse(&rx, sizeof(rx));
+	OPENSSL_cleanse(&tx, sizeof(tx));
+	return ret;
 }
 
-int ktls_ctrl_classify(int version, uint8_t type, const uint8_t *buf, size_t len)
+int ktls_key_update(struct ktls_keys_dir *d, int cipher)
 {
-	if (type == KTLS_REC_ALERT)
-		return len == 2 && buf[1] == 0 ? KTLS_CTRL_CLOSE_NOTIFY : KTLS_CTRL_ALERT;
-	if (type == KTLS_REC_HANDSHAKE && version == TLS1_3_VERSION)
-		return classify_handshake(buf, len);
-	return KTLS_CTRL_UNEXPECTED;
-}
+	const char *md = d->secret_len == 48 ? "SHA384" : "SHA256";
+	uint8_t next[KTLS_SECRET_MAX];
+	struct dir_keys k = { .seq = 0 };
+	int ret;
 
-int ktls_send_close_notify(int fd)
-{
-	static const uint8_t alert[2] = { 1, 0 };	/* warning, close_notify */
-	union {
-		char buf[CMSG_SPACE(sizeof(uint8_t))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)alert, .iov_len = sizeof(alert) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	cm->cmsg_level = SOL_TLS;
-	cm->cmsg_type = TLS_SET_RECORD_TYPE;
-	cm->cmsg_len = CMSG_LEN(sizeof(uint8_t));
-	*CMSG_DATA(cm) = KTLS_REC_ALERT;
-	if (ktls_sendmsg(fd, &msg, MSG_NOSIGNAL) < 0)
-		return -errno;
-	return 0;
+	if (cipher < 0 || cipher >= KTLS_CIPHER__COUNT ||
+	    (d->secret_len != 32 && d->secret_len != 48))
+		return -EINVAL;
+	ret = hkdf_expand_label(md, d->secret, d->secret_len, "traffic upd", next, d->secret_len);
+	if (ret == 0)
+		ret = derive_tls13(md, next, d->secret_len, &ciphers[cipher], &k);
+	if (ret == 0) {
+		memcpy(d->secret, next, d->secret_len);
+		memcpy(d->key, k.key, sizeof(d->key));
+		memcpy(d->iv, k.iv, sizeof(d->iv));
+		d->seq = 0;
+	}
+	OPENSSL_cleanse(next, sizeof(next));
+	OPENSSL_cleanse(&k, sizeof(k));
+	return ret;
 }
 
 /* ---- start-up and refusal logging ---- */
