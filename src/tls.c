@@ -285,6 +285,7 @@ struct ssl_ctx_st *tls_ctx_server(const struct config *cfg, const struct listene
 	if (lc->tls_mode == TLS_MODE_MUTUAL && cfg->tls.crl_pem && ctx_crl(ctx, cfg->tls.crl_pem) < 0)
 		return ctx_fail(ctx, "tls.crlPemPath", lc->name), NULL;
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, (void *)lc);
+	SSL_CTX_set_num_tickets(ctx, cfg->session_tickets);
 	return ctx;
 }
 

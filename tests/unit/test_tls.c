@@ -316,6 +316,27 @@ TEST(mode1_handshake_with_alpn_server_preference)
 	hs_free(&h);
 }
 
+/* gateway.sessionTickets reaches the context (TLS 1.3 tickets per full
+ * handshake; tickets.c renews one per resumption). */
+TEST(ctx_sends_the_configured_number_of_tickets)
+{
+	struct hs h;
+	SSL_CTX *ctx;
+
+	if (hs_init(&h, TLS_MODE_ONEWAY) < 0) {
+		t_skip("cannot make test certificates (openssl CLI?)");
+		hs_free(&h);
+		return;
+	}
+	EXPECT_EQ(SSL_CTX_get_num_tickets(h.sctx), 0);
+	h.cfg.session_tickets = 3;
+	ctx = tls_ctx_server(&h.cfg, &h.lc);
+	ASSERT(ctx);
+	EXPECT_EQ(SSL_CTX_get_num_tickets(ctx), 3);
+	tls_ctx_free(ctx);
+	hs_free(&h);
+}
+
 TEST(mode2_accepts_a_clientauth_cert)
 {
 	struct hs h;
