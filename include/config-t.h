@@ -87,6 +87,7 @@ struct config {
 	unsigned int idle_timeout_ms;
 	unsigned int drain_timeout_ms;
 	unsigned int ticket_rotation_ms;	/* gateway.ticketRotation */
+	unsigned int session_tickets;	/* gateway.sessionTickets: TLS 1.3 tickets per handshake */
 	unsigned int reload_debounce_ms;	/* gateway.reloadDebounce */
 	unsigned int max_conns;		/* global */
 	int log_level;			/* enum log_level */

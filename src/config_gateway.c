@@ -16,11 +16,12 @@
 #define TICKET_ROTATION_MAX_MS (72u * 3600 * 1000)
 #define RELOAD_DEBOUNCE_MAX_MS 60000u
 #define CONNS_MAX 10000000ul
+#define SESSION_TICKETS_MAX 8
 
 static const char *const gateway_keys[] = {
 	"listeners", "metrics", "ktls", "bpf", "workers", "handshakeTimeout", "connectTimeout",
 	"idleTimeout", "drainTimeout", "maxConnections", "logLevel", "accessLog", "user",
-	"allowInsecureKeyPerms", "ticketRotation", "reloadDebounce", NULL
+	"allowInsecureKeyPerms", "ticketRotation", "sessionTickets", "reloadDebounce", NULL
 };
 
 static const char *const listener_keys[] = {
@@ -416,6 +417,13 @@ static void read_globals(struct loader *ld, const struct cfgnode *gw)
 	c->ticket_rotation_ms = 3600000;
 	read_duration_range(ld, gw, "ticketRotation", TICKET_ROTATION_MIN_MS,
 			    TICKET_ROTATION_MAX_MS, &c->ticket_rotation_ms);
+	/* One ticket per full handshake: each costs a session encode, decode
+	 * (the client certificate too, in mutual TLS) and encryption, and a
+	 * resumption brings a fresh one (tickets.c). */
+	c->session_tickets = 1;
+	n = cfg_get(gw, "sessionTickets");
+	if (n && cfg_read_uint(ld, n, 0, SESSION_TICKETS_MAX, &v) == 0)
+		c->session_tickets = v;
 	c->reload_debounce_ms = 250;
 	read_duration_range(ld, gw, "reloadDebounce", 0, RELOAD_DEBOUNCE_MAX_MS,
 			    &c->reload_debounce_ms);

@@ -215,7 +215,8 @@ static int seal(struct ticket_ring *r, unsigned char *name, unsigned char *iv,
 }
 
 /* 1: current key; 2: an older key, so OpenSSL issues a fresh ticket;
- * 0: unknown name, a full handshake follows. */
+ * 0: unknown name, a full handshake follows. (ticket_cb turns 1 into 2 for
+ * TLS 1.3.) */
 static int unseal(struct ticket_ring *r, const unsigned char *name, const unsigned char *iv,
 		EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx)
 {
@@ -248,6 +249,12 @@ static int ticket_cb(SSL *s, unsigned char name[TICKET_NAME_LEN], unsigned char 
 	pthread_rwlock_rdlock(&t->lock);
 	ret = enc ? seal(t->ring, name, iv, cctx, hctx) : unseal(t->ring, name, iv, cctx, hctx);
 	pthread_rwlock_unlock(&t->lock);
+	/* TLS 1.3 clients use a ticket once (RFC 8446 C.4; OpenSSL, BoringSSL
+	 * and Go do), and OpenSSL sends a ticket after a resumption only when
+	 * asked to renew: without this, every other connection of a client
+	 * was a full handshake. */
+	if (ret == 1 && !enc && SSL_version(s) >= TLS1_3_VERSION)
+		ret = 2;
 	return ret;
 }
 

@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "certcache.h"
 #include "conn.h"
 #include "log.h"
 #include "worker.h"
@@ -261,6 +262,26 @@ static int ctx_crl(SSL_CTX *ctx, const char *path)
 	return 0;
 }
 
+/* Without a chain in tls.serverPemPath OpenSSL builds one from the verify
+ * store for every handshake (in tlsMode 2 the store holds tls.caPemPath:
+ * an issuer lookup and a signature check per handshake). The same chain,
+ * built once: as OpenSSL does per handshake, as far as it goes, errors
+ * ignored. */
+static int ctx_prebuild_chain(SSL_CTX *ctx)
+{
+	STACK_OF(X509) *chain = NULL;
+
+	if (SSL_CTX_get0_chain_certs(ctx, &chain) != 1)
+		return -EPROTO;
+	if (chain && sk_X509_num(chain) > 0)
+		return 0;	/* the PEM's own chain is sent, never an auto chain */
+	if (SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR |
+						  SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR) <= 0)
+		return -EPROTO;
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+	return 0;
+}
+
 static const long ctx_options = SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 				SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION;
 
@@ -284,7 +305,14 @@ struct ssl_ctx_st *tls_ctx_server(const struct config *cfg, const struct listene
 		return ctx_fail(ctx, "tls.caPemPath", lc->name), NULL;
 	if (lc->tls_mode == TLS_MODE_MUTUAL && cfg->tls.crl_pem && ctx_crl(ctx, cfg->tls.crl_pem) < 0)
 		return ctx_fail(ctx, "tls.crlPemPath", lc->name), NULL;
+	if (ctx_prebuild_chain(ctx) < 0)
+		return ctx_fail(ctx, "server certificate chain", lc->name), NULL;
+	/* Last: the cache reads the CRLs' windows and relies on a store that
+	 * no longer changes. */
+	if (lc->tls_mode == TLS_MODE_MUTUAL && certcache_install(ctx) < 0)
+		return ctx_fail(ctx, "client certificate cache", lc->name), NULL;
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, (void *)lc);
+	SSL_CTX_set_num_tickets(ctx, cfg->session_tickets);
 	return ctx;
 }
 

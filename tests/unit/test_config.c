@@ -249,6 +249,8 @@ static const struct ccase duration_cases[] = {
 	    "'73h'" }, 1 },
 	{ "ticketRotation garbage", L0 "  ticketRotation: hourly\n", false,
 	  { "t.yaml:6:19: gateway.ticketRotation: invalid duration 'hourly'" }, 1 },
+	{ "sessionTickets too many", L0 "  sessionTickets: 9\n", false,
+	  { "t.yaml:6:19: gateway.sessionTickets: must be between 0 and 8, got 9" }, 1 },
 	{ "reloadDebounce too long", L0 "  reloadDebounce: 2m\n", false,
 	  { "t.yaml:6:19: gateway.reloadDebounce: must be between 0ms and 60000ms, got '2m'" },
 	  1 },
@@ -279,9 +281,10 @@ TEST(durations_parsed)
 	EXPECT_EQ(c->connect_timeout_ms, 10000);
 	config_free(c);
 	diag_free(&d);
-	c = tconfig_load(L0 "  ticketRotation: 12h\n  reloadDebounce: 0\n", &d);
+	c = tconfig_load(L0 "  ticketRotation: 12h\n  reloadDebounce: 0\n  sessionTickets: 0\n", &d);
 	ASSERT(c);
 	EXPECT_EQ(c->ticket_rotation_ms, 12 * 3600000);
+	EXPECT_EQ(c->session_tickets, 0);
 	EXPECT_EQ(c->reload_debounce_ms, 0);
 	config_free(c);
 	diag_free(&d);
@@ -300,6 +303,7 @@ TEST(defaults)
 	EXPECT_EQ(c->idle_timeout_ms, 300000);
 	EXPECT_EQ(c->drain_timeout_ms, 30000);
 	EXPECT_EQ(c->ticket_rotation_ms, 3600000);
+	EXPECT_EQ(c->session_tickets, 1);
 	EXPECT_EQ(c->reload_debounce_ms, 250);
 	EXPECT_EQ(c->max_conns, 10000);
 	EXPECT_EQ(c->workers, 0);

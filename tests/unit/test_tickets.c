@@ -237,6 +237,33 @@ TEST(tls12_current_key_ticket_not_renewed)
 	teardown(&f);
 }
 
+/* TLS 1.3 clients use a ticket once: a resumption with the current key
+ * must still bring a fresh ticket, or the client's next connection is a
+ * full handshake (every other connection of OpenSSL's and Go's clients). */
+TEST(tls13_resumption_brings_a_fresh_ticket)
+{
+	const unsigned char *t1 = NULL, *t2 = NULL;
+	struct fixture f;
+	struct hs full, again, third;
+	size_t n1 = 0, n2 = 0;
+
+	ASSERT(setup(&f, TLS1_3_VERSION));
+	ASSERT(handshake(f.cli, f.a, NULL, &full) == 0);
+	ASSERT(handshake(f.cli, f.b, full.sess, &again) == 0);
+	EXPECT(again.reused_c && again.reused_s);
+	SSL_SESSION_get0_ticket(full.sess, &t1, &n1);
+	SSL_SESSION_get0_ticket(again.sess, &t2, &n2);
+	ASSERT(t1 && t2);
+	EXPECT(n1 != n2 || memcmp(t1, t2, n1));		/* a new ticket arrived */
+	EXPECT(sealed_with(again.sess, current(f.t)));
+	ASSERT(handshake(f.cli, f.a, again.sess, &third) == 0);
+	EXPECT(third.reused_c && third.reused_s);
+	SSL_SESSION_free(full.sess);
+	SSL_SESSION_free(again.sess);
+	SSL_SESSION_free(third.sess);
+	teardown(&f);
+}
+
 TEST(two_rotations_mean_a_full_handshake_tls12)
 {
 	struct fixture f;

@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "certcache.h"
 #include "certgen.h"
 #include "conn.h"
 #include "relay.h"
@@ -313,6 +314,28 @@ TEST(mode1_handshake_with_alpn_server_preference)
 	tls_info(&h.c, SIDE_CLIENT, &ti);
 	EXPECT_STR_EQ(ti.version, "TLSv1.3");
 	EXPECT_STR_EQ(ti.subject, "");
+	EXPECT_EQ(sk_X509_num(SSL_get_peer_cert_chain(h.cli)), 1);	/* no CA store */
+	hs_free(&h);
+}
+
+/* gateway.sessionTickets reaches the context (TLS 1.3 tickets per full
+ * handshake; tickets.c renews one per resumption). */
+TEST(ctx_sends_the_configured_number_of_tickets)
+{
+	struct hs h;
+	SSL_CTX *ctx;
+
+	if (hs_init(&h, TLS_MODE_ONEWAY) < 0) {
+		t_skip("cannot make test certificates (openssl CLI?)");
+		hs_free(&h);
+		return;
+	}
+	EXPECT_EQ(SSL_CTX_get_num_tickets(h.sctx), 0);
+	h.cfg.session_tickets = 3;
+	ctx = tls_ctx_server(&h.cfg, &h.lc);
+	ASSERT(ctx);
+	EXPECT_EQ(SSL_CTX_get_num_tickets(ctx), 3);
+	tls_ctx_free(ctx);
 	hs_free(&h);
 }
 
@@ -331,6 +354,9 @@ TEST(mode2_accepts_a_clientauth_cert)
 	EXPECT_EQ(h.c.fail, TLS_FAIL_NONE);
 	tls_info(&h.c, SIDE_CLIENT, &ti);
 	EXPECT_STR_CONTAINS(ti.subject, "CN=");
+	/* The chain OpenSSL used to build per handshake from the CA bundle,
+	 * now built once: leaf + CA, as before. */
+	EXPECT_EQ(sk_X509_num(SSL_get_peer_cert_chain(h.cli)), 2);
 	hs_free(&h);
 }
 
@@ -367,4 +393,113 @@ TEST(mode2_refuses_a_serverauth_only_cert)
 TEST(mode2_refuses_a_cert_from_another_ca)
 {
 	expect_refusal("other/client.pem", "other/client.key", TLS_FAIL_UNKNOWN_CA);
+}
+
+/* ---- the verified client certificate cache (certcache.c) ---- */
+
+/* A new client connection on the same server context. */
+static int hs_again(struct hs *h, const char *cert, const char *key)
+{
+	struct side *s = &h->c.side[SIDE_CLIENT];
+
+	tls_detach(&h->c, SIDE_CLIENT);
+	SSL_free(h->cli);
+	SSL_CTX_free(h->cctx);
+	h->cli = NULL;
+	h->cctx = NULL;
+	s->rx.head = s->rx.tail = s->tx.head = s->tx.tail = 0;
+	h->c.fail = TLS_FAIL_NONE;
+	h->c.verify_err = 0;
+	h->c.end = NULL;
+	if (tls_attach(&h->c, SIDE_CLIENT, h->sctx) < 0)
+		return -1;
+	return client_init(h, cert, key, NULL);
+}
+
+static int64_t fake_now;
+
+static time_t fake_clock(void)
+{
+	return (time_t)fake_now;
+}
+
+TEST(mode2_cache_answers_a_returning_certificate)
+{
+	struct tls_info ti;
+	struct hs h;
+
+	if (hs_init(&h, TLS_MODE_MUTUAL) < 0) {
+		t_skip("cannot make test certificates (openssl CLI?)");
+		hs_free(&h);
+		return;
+	}
+	ASSERT(client_init(&h, "client.pem", "client.key", NULL) == 0);
+	EXPECT_EQ(run_handshake(&h), 0);
+	EXPECT_EQ(certcache_hits(h.sctx), 0);
+	ASSERT(hs_again(&h, "client.pem", "client.key") == 0);
+	EXPECT_EQ(run_handshake(&h), 0);
+	EXPECT_EQ(h.c.fail, TLS_FAIL_NONE);
+	EXPECT_EQ(certcache_hits(h.sctx), 1);
+	EXPECT_EQ(SSL_get_verify_result(h.c.side[SIDE_CLIENT].ssl), X509_V_OK);
+	tls_info(&h.c, SIDE_CLIENT, &ti);
+	EXPECT_STR_CONTAINS(ti.subject, "CN=");
+	hs_free(&h);
+}
+
+/* Outside the certificate's validity the entry is not used: the full
+ * verification runs (against the real time, so it passes here). */
+TEST(mode2_cache_entry_only_within_validity)
+{
+	time_t (*saved)(void) = certcache_clock;
+	struct hs h;
+
+	if (hs_init(&h, TLS_MODE_MUTUAL) < 0) {
+		t_skip("cannot make test certificates (openssl CLI?)");
+		hs_free(&h);
+		return;
+	}
+	ASSERT(client_init(&h, "client.pem", "client.key", NULL) == 0);
+	EXPECT_EQ(run_handshake(&h), 0);
+	certcache_clock = fake_clock;
+	fake_now = (int64_t)time(NULL) + 200LL * 365 * 86400;	/* past notAfter */
+	ASSERT(hs_again(&h, "client.pem", "client.key") == 0);
+	EXPECT_EQ(run_handshake(&h), 0);
+	EXPECT_EQ(certcache_hits(h.sctx), 0);
+	fake_now = (int64_t)time(NULL) - 2LL * 86400;	/* before notBefore */
+	ASSERT(hs_again(&h, "client.pem", "client.key") == 0);
+	EXPECT_EQ(run_handshake(&h), 0);
+	EXPECT_EQ(certcache_hits(h.sctx), 0);
+	certcache_clock = saved;
+	ASSERT(hs_again(&h, "client.pem", "client.key") == 0);
+	EXPECT_EQ(run_handshake(&h), 0);
+	EXPECT_EQ(certcache_hits(h.sctx), 1);
+	hs_free(&h);
+}
+
+/* Refusals are never cached: each attempt gets the full check and its reason. */
+TEST(mode2_cache_keeps_refusing)
+{
+	static const char *const certs[][3] = {
+		{ "other/client.pem", "other/client.key", "unknown CA" },
+		{ "bad.pem", "bad.key", "wrong certificate purpose" },
+	};
+	struct hs h;
+	int i, round;
+
+	if (hs_init(&h, TLS_MODE_MUTUAL) < 0) {
+		t_skip("cannot make test certificates (openssl CLI?)");
+		hs_free(&h);
+		return;
+	}
+	ASSERT(client_init(&h, "client.pem", "client.key", NULL) == 0);
+	EXPECT_EQ(run_handshake(&h), 0);
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < 2; i++) {
+			ASSERT(hs_again(&h, certs[i][0], certs[i][1]) == 0);
+			EXPECT_EQ(run_handshake(&h), -EPROTO);
+			EXPECT_STR_EQ(tls_fail_name(h.c.fail), certs[i][2]);
+		}
+	}
+	EXPECT_EQ(certcache_hits(h.sctx), 0);
+	hs_free(&h);
 }
