@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bufpool-t.h"
 #include "config-t.h"
 #include "conn-t.h"
 #include "loop-t.h"
@@ -51,12 +52,6 @@ struct lsock {
 	struct ssl_ctx_st *ctx;			/* owned: server ctx, NULL in mode 0 */
 	struct ssl_ctx_st *up_ctx;		/* owned: internal TLS client ctx or NULL */
 	struct worker *w;			/* borrowed */
-};
-
-/* Buffer blocks for userspace relays, recycled through a freelist. */
-struct bufpool {
-	void *free;		/* owned: singly linked through each block's first word */
-	unsigned int n_free, n_total;
 };
 
 struct conn_pool {

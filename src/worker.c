@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "bufpool.h"
 #include "conn.h"
 #include "drain.h"
 #include "listener.h"
@@ -35,7 +36,7 @@ unsigned int gateway_n_workers(const struct config *cfg)
 	return n > 0 ? (unsigned int)n : 1;
 }
 
-/* ---- rate limit and buffers ---- */
+/* ---- rate limit ---- */
 
 bool worker_rl_allow(struct worker *w, enum rl_reason r, unsigned int *dropped)
 {
@@ -54,41 +55,6 @@ bool worker_rl_allow(struct worker *w, enum rl_reason r, unsigned int *dropped)
 	*dropped = rl->dropped[r];
 	rl->dropped[r] = 0;
 	return true;
-}
-
-unsigned char *worker_buf_get(struct worker *w)
-{
-	void *blk = w->bufs.free;
-
-	if (blk) {
-		w->bufs.free = *(void **)blk;
-		w->bufs.n_free--;
-		return blk;
-	}
-	blk = aligned_alloc(4096, WORKER_BUF_BLOCK);
-	if (blk)
-		w->bufs.n_total++;
-	return blk;
-}
-
-void worker_buf_put(struct worker *w, unsigned char *blk)
-{
-	if (!blk)
-		return;
-	*(void **)blk = w->bufs.free;
-	w->bufs.free = blk;
-	w->bufs.n_free++;
-}
-
-static void bufpool_free(struct bufpool *b)
-{
-	while (b->free) {
-		void *next = *(void **)b->free;
-
-		free(b->free);
-		b->free = next;
-	}
-	b->n_free = b->n_total = 0;
 }
 
 /* ---- worker-level ops ---- */
@@ -160,6 +126,7 @@ static void check_deadlines(struct worker *w)
 		conn_check_deadline(c, w->loop.now_ms);
 	}
 	drain_check(w);
+	bufpool_trim(&w->bufs);
 	for (i = 0; i < w->n_ls; i++) {
 		if (!w->ls[i].rearm || w->stopping)
 			continue;
@@ -247,7 +214,7 @@ static void worker_free(struct worker *w)
 		free(w->pool.chunks[i]);
 	free(w->pool.chunks);
 	w->pool.chunks = NULL;
-	bufpool_free(&w->bufs);
+	bufpool_exit(&w->bufs);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
 	w->wake_fd = -1;
@@ -290,6 +257,10 @@ static int worker_init(struct worker *w, struct gateway *gw, unsigned int id)
 		log_error("w=%u: io_uring setup: %s", id, strerror(-ret));
 		return ret;
 	}
+	ret = bufpool_init(&w->bufs, &w->loop);
+	if (ret < 0 && id == 0)
+		log_info("no io_uring buffer ring (%s): waiting recvs hold a buffer each",
+			 strerror(-ret));
 	w->ls = calloc(w->cfg->n_listeners, sizeof(*w->ls));
 	if (!w->ls)
 		return -ENOMEM;
