@@ -46,6 +46,8 @@ enum conn_slot {
 	SLOT_POLL_OUT_1,
 	SLOT_SPLICE_OUT_0,
 	SLOT_SPLICE_OUT_1,
+	SLOT_WAIT_0,		/* leg's first data, before it has a pipe */
+	SLOT_WAIT_1,
 	SLOT__COUNT
 };
 
@@ -84,7 +86,8 @@ struct side {
 	uint64_t bytes_in, bytes_out;	/* on the wire */
 };
 
-/* One direction of the splice path: src socket -> pipe -> dst socket. */
+/* One direction of the splice path: src socket -> pipe -> dst socket. The
+ * pipe is made on the leg's first data, so an idle conn holds no pipe. */
 struct leg {
 	int pipe[2];		/* owned; -1 when none */
 	uint32_t in_pipe;	/* bytes spliced in, not yet out */

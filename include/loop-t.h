@@ -22,6 +22,7 @@ enum op_kind {
 	OP_POLL,		/* poll linked before a splice: accounting only */
 	OP_SPLICE_IN,		/* socket -> pipe */
 	OP_SPLICE_OUT,		/* pipe -> socket */
+	OP_SPLICE_WAIT,		/* poll of a leg with no pipe yet: its first data */
 	OP__COUNT
 };
 

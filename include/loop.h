@@ -39,6 +39,8 @@ __must_check int loop_send(struct loop *l, struct op *op, int fd, const void *bu
 __must_check int loop_connect(struct loop *l, struct op *op, int fd, const struct sockaddr *sa,
 			      socklen_t len);
 __must_check int loop_timeout(struct loop *l, struct op *op, struct loop_ts *ts);
+/* A one-shot POLL_ADD of @events on @fd. */
+__must_check int loop_poll(struct loop *l, struct op *op, int fd, unsigned int events);
 /* A POLL_ADD on @poll_fd linked to a SPLICE of @len bytes, non-blocking. */
 __must_check int loop_poll_splice(struct loop *l, struct op *poll, unsigned int events,
 				  int poll_fd, struct op *splice, int fd_in, int fd_out,

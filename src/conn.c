@@ -151,6 +151,7 @@ static void conn_init(struct conn *c, struct worker *w)
 		c->ops[SLOT_POLL_OUT_0 + i] = (struct op){ OP_POLL, (uint8_t)i, false, c };
 		c->ops[SLOT_SPLICE_IN_0 + i] = (struct op){ OP_SPLICE_IN, (uint8_t)i, false, c };
 		c->ops[SLOT_SPLICE_OUT_0 + i] = (struct op){ OP_SPLICE_OUT, (uint8_t)i, false, c };
+		c->ops[SLOT_WAIT_0 + i] = (struct op){ OP_SPLICE_WAIT, (uint8_t)i, false, c };
 	}
 	c->t_start = c->t_last = loop_clock_ms();
 }

@@ -50,6 +50,7 @@ static op_fn *const handlers[OP__COUNT] = {
 	[OP_POLL] = on_linked_poll,
 	[OP_SPLICE_IN] = splice_on_in,
 	[OP_SPLICE_OUT] = splice_on_out,
+	[OP_SPLICE_WAIT] = splice_on_wait,
 };
 
 uint64_t loop_clock_ms(void)
@@ -181,6 +182,17 @@ int loop_timeout(struct loop *l, struct op *op, struct loop_ts *ts)
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_timeout(sqe, (struct __kernel_timespec *)ts, 0, 0);
+	arm(sqe, op);
+	return 0;
+}
+
+int loop_poll(struct loop *l, struct op *op, int fd, unsigned int events)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_add(sqe, fd, events);
 	arm(sqe, op);
 	return 0;
 }

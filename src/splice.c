@@ -56,21 +56,36 @@ static int arm_out(struct conn *c, int g)
 				c->leg[g].in_pipe);
 }
 
+/* No pipe before the first data: 4 of the 6 fds of a conn that stays idle. */
 int splice_start(struct conn *c)
 {
 	int g, ret;
 
 	for (g = 0; g < 2; g++) {
-		ret = open_pipe(&c->leg[g]);
-		if (ret < 0)
-			return ret;
-	}
-	for (g = 0; g < 2; g++) {
-		ret = arm_in(c, g);
+		ret = loop_poll(&c->w->loop, &c->ops[SLOT_WAIT_0 + g], c->side[leg_src(g)].fd,
+				POLLIN | POLLRDHUP);
 		if (ret < 0)
 			return ret;
 	}
 	return 0;
+}
+
+/* Leg @g's source became readable (data, EOF, an error, a kTLS control
+ * record): make its pipe and let the splice tell which. */
+int splice_on_wait(struct op *op, int res, unsigned int cqe_flags)
+{
+	struct conn *c = op->conn;
+	int g = op->idx;
+
+	(void)cqe_flags;
+	if (res < 0)
+		return res;
+	if (c->leg[g].pipe[0] < 0) {
+		res = open_pipe(&c->leg[g]);
+		if (res < 0)
+			return res;
+	}
+	return arm_in(c, g);
 }
 
 void splice_release(struct conn *c)
