@@ -416,7 +416,9 @@ static int answer_plain_http(struct conn *c)
 static int sniff_client(struct conn *c)
 {
 	struct side *s = &c->side[SIDE_CLIENT];
-	enum tls_sniff k = tls_sniff(s->rx.base + s->rx.head, s->rx.tail - s->rx.head);
+	/* rx has no buffer before the first bytes (or after a bare FIN) */
+	enum tls_sniff k = s->rx.base ? tls_sniff(s->rx.base + s->rx.head, s->rx.tail - s->rx.head)
+				      : SNIFF_MORE;
 
 	if (k == SNIFF_MORE && !(s->flags & SIDE_F_FIN)) {
 		int ret = relay_arm_recv(c, SIDE_CLIENT);
