@@ -46,7 +46,7 @@ enum conn_slot {
 	SLOT_POLL_OUT_1,
 	SLOT_SPLICE_OUT_0,
 	SLOT_SPLICE_OUT_1,
-	SLOT_WAIT_0,		/* leg's first data, before it has a pipe */
+	SLOT_WAIT_0,		/* leg's next data, while it has no pipe */
 	SLOT_WAIT_1,
 	SLOT__COUNT
 };
@@ -87,7 +87,8 @@ struct side {
 };
 
 /* One direction of the splice path: src socket -> pipe -> dst socket. The
- * pipe is made on the leg's first data, so an idle conn holds no pipe. */
+ * pipe comes from the worker's pool when data arrives and goes back once
+ * empty, so an idle conn holds no pipe. */
 struct leg {
 	int pipe[2];		/* owned; -1 when none */
 	uint32_t in_pipe;	/* bytes spliced in, not yet out */

@@ -39,6 +39,9 @@ __must_check int loop_send(struct loop *l, struct op *op, int fd, const void *bu
 __must_check int loop_connect(struct loop *l, struct op *op, int fd, const struct sockaddr *sa,
 			      socklen_t len);
 __must_check int loop_timeout(struct loop *l, struct op *op, struct loop_ts *ts);
+/* A non-blocking SPLICE of up to @len bytes from @fd_in to @fd_out. */
+__must_check int loop_splice(struct loop *l, struct op *op, int fd_in, int fd_out,
+			     unsigned int len);
 /* A one-shot POLL_ADD of @events on @fd. */
 __must_check int loop_poll(struct loop *l, struct op *op, int fd, unsigned int events);
 /* A POLL_ADD on @poll_fd linked to a SPLICE of @len bytes, non-blocking. */

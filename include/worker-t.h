@@ -54,6 +54,15 @@ struct lsock {
 	struct worker *w;			/* borrowed */
 };
 
+/* Idle, empty pipes for splice legs: a leg holds a pipe only while bytes
+ * move through it (splice.c). */
+#define PIPE_POOL_MAX 64
+struct pipepool {
+	int fd[PIPE_POOL_MAX][2];	/* owned: [0, n) */
+	unsigned int n;
+	unsigned int n_low;		/* fewest idle since the last trim */
+};
+
 struct conn_pool {
 	struct conn *free;	/* owned: linked through conn->next */
 	void **chunks;		/* owned: every chunk allocated */
@@ -76,9 +85,11 @@ struct worker {
 	unsigned int n_ls;
 	struct conn_pool pool;
 	struct bufpool bufs;
+	struct pipepool pipes;
 	struct conn *active;		/* borrowed from the pool: conns in use */
 	unsigned int n_active;
 	uint64_t next_id;
+	uint64_t tick_id, trim_id;	/* next_id at the last tick, at the last heap trim */
 	struct ratelimit rl;
 	struct metrics_counters *mx;	/* borrowed: gw->obs's shard; NULL = no metrics */
 	_Atomic(struct tlsset *) tls_next;	/* owned: contexts a reload hands over (reload.c) */

@@ -186,6 +186,17 @@ int loop_timeout(struct loop *l, struct op *op, struct loop_ts *ts)
 	return 0;
 }
 
+int loop_splice(struct loop *l, struct op *op, int fd_in, int fd_out, unsigned int len)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_splice(sqe, fd_in, -1, fd_out, -1, len, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+	arm(sqe, op);
+	return 0;
+}
+
 int loop_poll(struct loop *l, struct op *op, int fd, unsigned int events)
 {
 	struct io_uring_sqe *sqe = get_sqe(l);

@@ -5,6 +5,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "metrics.h"
 #include "observe-t.h"
 #include "reload.h"
+#include "splice.h"
 #include "tickets.h"
 #include "tls.h"
 
@@ -114,6 +116,19 @@ int worker_on_tick(struct op *op, int res, unsigned int cqe_flags)
 	return arm_tick(w);
 }
 
+/* A burst of handshakes leaves OpenSSL's freed scratch spread over the
+ * heap, which glibc keeps. Once a tick passes without new conns after
+ * some, give those pages back: idle RSS then follows the sessions that
+ * stay, not the peak. Never during a steady stream of handshakes. */
+static void trim_heap_if_quiet(struct worker *w)
+{
+	if (w->next_id != w->trim_id && w->next_id == w->tick_id) {
+		malloc_trim(0);
+		w->trim_id = w->next_id;
+	}
+	w->tick_id = w->next_id;
+}
+
 static void check_deadlines(struct worker *w)
 {
 	struct conn *c, *next;
@@ -127,6 +142,8 @@ static void check_deadlines(struct worker *w)
 	}
 	drain_check(w);
 	bufpool_trim(&w->bufs);
+	splice_pipes_trim(w);
+	trim_heap_if_quiet(w);
 	for (i = 0; i < w->n_ls; i++) {
 		if (!w->ls[i].rearm || w->stopping)
 			continue;
@@ -215,6 +232,7 @@ static void worker_free(struct worker *w)
 	free(w->pool.chunks);
 	w->pool.chunks = NULL;
 	bufpool_exit(&w->bufs);
+	splice_pipes_free(w);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
 	w->wake_fd = -1;

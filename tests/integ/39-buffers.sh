@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Buffers on demand: an idle TLS conn holds no payload buffer (RSS per conn
-# stays near OpenSSL's session), an idle plaintext conn holds no pipe (2 fds),
+# stays near OpenSSL's session), an idle plaintext conn holds no pipe (2 fds)
+# whether or not it moved bytes before,
 # and when stalled conns hold every buffer of the worker's provided-buffer
 # ring, other conns still relay (a recv then waits in a buffer of its own)
 # and the ring refills once the stalled conns go.
@@ -34,17 +35,21 @@ PYEOF
 cat >"$TMP/hold.py" <<'PYEOF'
 import socket, ssl, sys, threading, time
 # hold.py PORT CA|- N SIZE READYFILE: N conns (TLS unless CA is -); each sends
-# "STALL" and SIZE bytes (SIZE 0: nothing, an idle conn); READYFILE once all
-# handshakes are done; then holds them until killed.
+# "STALL" and SIZE bytes (SIZE 0: nothing, an idle conn; SIZE -1: one echo
+# of "hello", then idle); READYFILE once all handshakes (and echoes) are
+# done; then holds them until killed.
 port, ca, n, size, ready = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 ctx = ssl.create_default_context(cafile=ca) if ca != '-' else None
-data = memoryview(b'x' * size)
+data = memoryview(b'x' * max(size, 0))
 conns, up = [], threading.Semaphore(0)
 def one():
     s = socket.create_connection(('127.0.0.1', port), timeout=3600)
     if ctx: s = ctx.wrap_socket(s, server_hostname='localhost')
+    if size < 0:
+        s.sendall(b'hello'); got = b''
+        while len(got) < 5: got += s.recv(5 - len(got))
     conns.append(s); up.release()
-    if size:
+    if size > 0:
         try: s.sendall(b'STALL'); s.sendall(data)
         except Exception: pass
 for i in range(n):
@@ -114,13 +119,27 @@ fi
 unhold
 check_fds fds-after-idle-plain "$BASE" 10
 
+# Plaintext conns that moved bytes and went idle: their pipes went back to
+# the worker, whose pool closes those that stay idle for a whole tick.
+if hold 200 - -1; then
+	sleep 0.5
+	n=$(($(fd_count "$GW_PID") - BASE))
+	if [ "$n" -le 400 ]; then pass idle-after-data-plain-conn-holds-no-pipe
+	else fail idle-after-data-plain-conn-holds-no-pipe "200 conns idle after an echo hold $n fds"; fi
+	echo "idle-after-data-plain-conn-holds-no-pipe: 200 conns hold $n fds" >&2
+else
+	fail idle-after-data-plain-conn-holds-no-pipe "200 plaintext conns did not all echo"
+fi
+unhold
+check_fds fds-after-echo-plain "$BASE" 10
+
 # Idle TLS conns: no payload buffers; what is left is the SSL (about 13 KB
 # in OpenSSL 3.0) and the conn. A fixed 64 KiB block per conn was 39 KB.
 P=$P1
 if [ "$SLOW" -gt 1 ]; then
 	skip idle-tls-conn-rss "ASan's shadow and quarantine make RSS meaningless"
 elif R0=$(rss "$GW_PID") && hold 400 "$C/ca.pem" 0; then
-	sleep 0.5
+	sleep 1.5	# a few quiet ticks: the pool and the heap give back the burst
 	per=$((($(rss "$GW_PID") - R0) / 400))
 	if [ "$per" -le 20 ]; then pass idle-tls-conn-rss
 	else fail idle-tls-conn-rss "$per KiB of RSS per idle TLS conn"; fi
