@@ -90,6 +90,7 @@ struct worker {
 	unsigned int n_active;
 	uint64_t next_id;
 	uint64_t tick_id, trim_id;	/* next_id at the last tick, at the last heap trim */
+	uint64_t trim_ms;		/* when the last heap trim ran */
 	struct ratelimit rl;
 	struct metrics_counters *mx;	/* borrowed: gw->obs's shard; NULL = no metrics */
 	_Atomic(struct tlsset *) tls_next;	/* owned: contexts a reload hands over (reload.c) */

@@ -263,7 +263,8 @@ int relay_on_recv(struct op *op, int res, unsigned int cqe_flags)
 	if (bid >= 0)
 		bufpool_adopt(sd->pool, &sd->rx, (unsigned int)bid);
 	if (res == -ENOBUFS) {
-		/* Ring dry (every ring buffer holds bytes): nothing was read. */
+		/* Ring dry (its buffers all taken, by this batch of completions
+		 * or by sides whose bytes wait): nothing was read. */
 		conn_log(c, LOG_DEBUG, "recv: buffer ring empty, waiting in a pool buffer");
 		return arm_recv_pool(c, op->idx);
 	}

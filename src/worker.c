@@ -27,6 +27,7 @@
 #define RING_ENTRIES 2048
 #define TICK_MS 100
 #define STOP_GRACE_MS 2000	/* at most this long for cancelled ops to end */
+#define HEAP_TRIM_MS 1000	/* at most one malloc_trim() a second per worker */
 
 unsigned int gateway_n_workers(const struct config *cfg)
 {
@@ -119,12 +120,17 @@ int worker_on_tick(struct op *op, int res, unsigned int cqe_flags)
 /* A burst of handshakes leaves OpenSSL's freed scratch spread over the
  * heap, which glibc keeps. Once a tick passes without new conns after
  * some, give those pages back: idle RSS then follows the sessions that
- * stay, not the peak. Never during a steady stream of handshakes. */
+ * stay, not the peak. Never during a steady stream of handshakes, and at
+ * most once a second (a trim walks every arena). */
 static void trim_heap_if_quiet(struct worker *w)
 {
-	if (w->next_id != w->trim_id && w->next_id == w->tick_id) {
+	uint64_t now = w->loop.now_ms;
+
+	if (w->next_id != w->trim_id && w->next_id == w->tick_id &&
+	    now >= w->trim_ms + HEAP_TRIM_MS) {
 		malloc_trim(0);
 		w->trim_id = w->next_id;
+		w->trim_ms = now;
 	}
 	w->tick_id = w->next_id;
 }
