@@ -60,11 +60,14 @@ enum conn_slot {
 #define SIDE_F_SHUT_DONE (1u << 2)	/* write side shut (FIN sent) */
 #define SIDE_F_KTLS (1u << 4)		/* both directions in kernel TLS (set by offload.c) */
 
-/* A linear byte buffer; [head, tail) holds data. */
+/* A linear byte buffer; [head, tail) holds data. It has memory (base) only
+ * while it holds bytes or an op points into it: see bufpool.h. */
 struct buf {
-	unsigned char *base;	/* borrowed: the conn's buffer block */
+	unsigned char *base;	/* owned: a worker pool or ring buffer; NULL when none */
 	uint32_t head, tail, cap;
 };
+
+struct bufpool;
 
 struct side {
 	int fd;			/* owned; -1 once closed */
@@ -72,11 +75,14 @@ struct side {
 	struct buf rx;		/* bytes received, not yet consumed */
 	struct buf tx;		/* bytes to send; [head, head+sending) is the kernel's */
 	uint32_t sending;
+	struct bufpool *pool;	/* borrowed: the worker's, where rx and tx come from */
 	unsigned int flags;	/* SIDE_F_* */
 	uint64_t bytes_in, bytes_out;	/* on the wire */
 };
 
-/* One direction of the splice path: src socket -> pipe -> dst socket. */
+/* One direction of the splice path: src socket -> pipe -> dst socket. The
+ * pipe comes from the worker's pool when data arrives and goes back once
+ * empty, so an idle conn holds no pipe. */
 struct leg {
 	int pipe[2];		/* owned, from the worker's pool while bytes move; -1 when none */
 	uint32_t in_pipe;	/* bytes spliced in, not yet out */
@@ -105,7 +111,6 @@ struct conn {
 	struct side side[SIDE__COUNT];
 	struct leg leg[2];
 	struct op ops[SLOT__COUNT];	/* user_data points here */
-	unsigned char *mem;		/* owned: buffer block from the worker's pool */
 	uint64_t payload[SIDE__COUNT];	/* plaintext bytes delivered from each side */
 	uint64_t t_start, t_last, deadline;	/* ms, worker clock */
 	uint32_t hs_ms;			/* client handshake duration */

@@ -36,6 +36,14 @@ struct loop_ts {
 	long long tv_nsec;
 };
 
+/* A provided-buffer ring (IORING_REGISTER_PBUF_RING): the kernel picks one
+ * of its buffers when a recv finds data, so a waiting recv pins none. */
+struct loop_bufring {
+	void *br;		/* owned (mmap): struct io_uring_buf_ring; NULL when none */
+	unsigned int entries;	/* power of two */
+	unsigned int bgid;	/* buffer group id */
+};
+
 struct loop {
 	struct io_uring *ring;	/* owned */
 	uint64_t now_ms;	/* CLOCK_MONOTONIC, refreshed on each wake-up */

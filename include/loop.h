@@ -44,6 +44,20 @@ __must_check int loop_connect(struct loop *l, struct op *op, int fd, const struc
 __must_check int loop_timeout(struct loop *l, struct op *op, struct loop_ts *ts);
 /* A one-shot POLL_ADD of @events on @fd. */
 __must_check int loop_poll(struct loop *l, struct op *op, int fd, unsigned int events);
+/* Provided-buffer ring of @entries (power of two) as group @bgid on @l's
+ * ring. 0 or -errno (-EINVAL: a kernel without buffer rings). */
+__must_check int loop_bufring_init(struct loop *l, struct loop_bufring *r, unsigned int entries,
+				   unsigned int bgid);
+/* Unmaps the ring; after loop_exit() (the kernel no longer reads it). */
+void loop_bufring_free(struct loop_bufring *r);
+/* Hands buffer @bid (@len bytes at @buf) to the kernel for later recvs. */
+void loop_bufring_add(struct loop_bufring *r, void *buf, unsigned int len, unsigned int bid);
+/* A recv of up to @len bytes into a buffer the kernel picks from @r when
+ * data arrives; the CQE names it (loop_cqe_buf_id), or res is -ENOBUFS. */
+__must_check int loop_recv_select(struct loop *l, struct op *op, int fd, size_t len,
+				  const struct loop_bufring *r);
+/* The ring buffer a CQE carries, or -1. */
+int loop_cqe_buf_id(unsigned int cqe_flags);
 /* Asks the kernel to cancel @op when armed; its CQE then ends it. 0, or
  * -EBUSY when no SQE was free (the caller makes the op end another way). */
 int loop_cancel(struct loop *l, struct op *op);

@@ -19,6 +19,9 @@ void splice_release(struct conn *c);
 /* Closes the worker's pooled empty pipes. */
 void splice_pool_free(struct worker *w);
 
+/* Closes the pooled pipes no leg took since the last call (worker tick). */
+void splice_pool_trim(struct worker *w);
+
 /* A leg's source is readable or its destination writable. */
 int splice_on_poll(struct op *op, int res, unsigned int cqe_flags);
 

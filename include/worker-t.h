@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bufpool-t.h"
 #include "config-t.h"
 #include "conn-t.h"
 #include "loop-t.h"
@@ -53,17 +54,14 @@ struct lsock {
 	struct worker *w;			/* borrowed */
 };
 
-/* Buffer blocks for userspace relays, recycled through a freelist. */
-struct bufpool {
-	void *free;		/* owned: singly linked through each block's first word */
-	unsigned int n_free, n_total;
-};
-
-#define PIPEPOOL_MAX 64		/* empty pipes a worker keeps for the splice legs */
+/* Idle, empty pipes for splice legs: a leg holds a pipe only while bytes
+ * move through it (splice.c). */
+#define PIPEPOOL_MAX 64
 
 struct pipepool {
 	int fds[PIPEPOOL_MAX][2];	/* owned: [0, n) are empty pipes */
 	unsigned int n;
+	unsigned int n_low;		/* fewest idle since the last trim */
 	unsigned int n_conns;		/* conns on the splice path: the pool never holds more */
 };
 
@@ -93,6 +91,8 @@ struct worker {
 	struct conn *active;		/* borrowed from the pool: conns in use */
 	unsigned int n_active;
 	uint64_t next_id;
+	uint64_t tick_id, trim_id;	/* next_id at the last tick, at the last heap trim */
+	uint64_t trim_ms;		/* when the last heap trim ran */
 	struct ratelimit rl;
 	struct metrics_counters *mx;	/* borrowed: gw->obs's shard; NULL = no metrics */
 	_Atomic(struct tlsset *) tls_next;	/* owned: contexts a reload hands over (reload.c) */

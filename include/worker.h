@@ -32,13 +32,6 @@ unsigned int gateway_n_workers(const struct config *cfg);
  * line after a suppressed stretch says how many were dropped via @dropped. */
 bool worker_rl_allow(struct worker *w, enum rl_reason r, unsigned int *dropped);
 
-/* Buffer block of WORKER_BUF_BLOCK bytes for a conn; NULL when out of memory. */
-unsigned char *worker_buf_get(struct worker *w);
-void worker_buf_put(struct worker *w, unsigned char *blk);
-
-#define WORKER_BUF_SIZE (16u * 1024)		/* one buffer */
-#define WORKER_BUF_BLOCK (4u * WORKER_BUF_SIZE)	/* rx + tx for both sides */
-
 /* CQE handlers of worker-level ops. */
 int worker_on_wake(struct op *op, int res, unsigned int cqe_flags);
 int worker_on_tick(struct op *op, int res, unsigned int cqe_flags);

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bufpool.h"
 #include "gwmetrics.h"
 #include "listener.h"
 #include "loop.h"
@@ -132,8 +133,10 @@ static void conn_init(struct conn *c, struct worker *w)
 	memset(c, 0, sizeof(*c));
 	c->w = w;
 	c->id = ++w->next_id;
-	for (i = 0; i < SIDE__COUNT; i++)
+	for (i = 0; i < SIDE__COUNT; i++) {
 		c->side[i].fd = -1;
+		c->side[i].pool = &w->bufs;
+	}
 	for (i = 0; i < 2; i++)
 		c->leg[i].pipe[0] = c->leg[i].pipe[1] = -1;
 	for (i = 0; i < SLOT__COUNT; i++)
@@ -238,8 +241,7 @@ static void conn_release(struct conn *c)
 		close_fd(&c->side[i].fd);
 	}
 	splice_release(c);
-	worker_buf_put(c->w, c->mem);
-	c->mem = NULL;
+	relay_release_buffers(c);
 	listener_uncount(c);
 	conn_set_state(c, CONN_ST_FREE);
 	atomic_fetch_add(&c->w->gw->n_closed, 1);
@@ -369,6 +371,7 @@ int conn_start_relay(struct conn *c)
 	c->deadline = 0;
 	c->t_last = c->w->loop.now_ms;
 	if (conn_is_kernel_path(c)) {
+		relay_drop_idle(c);
 		conn_set_state(c, CONN_ST_RELAY_SPLICE);
 		c->flags |= CONN_F_SPLICE;
 		gwmetrics_relay_start(c);
@@ -399,6 +402,8 @@ static int answer_plain_http(struct conn *c)
 
 	conn_log_rl(c, RL_PLAIN_HTTP, LOG_WARN, "plaintext HTTP request on a TLS port: answered 400");
 	c->end = "plaintext HTTP on a TLS port";
+	if (bufpool_want(&c->w->bufs, tx) < 0)
+		return -ENOMEM;
 	memcpy(tx->base + tx->tail, tls_http_400, n);
 	tx->tail += (uint32_t)n;
 	return drain_then_close(c);
@@ -408,7 +413,9 @@ static int answer_plain_http(struct conn *c)
 static int sniff_client(struct conn *c)
 {
 	struct side *s = &c->side[SIDE_CLIENT];
-	enum tls_sniff k = tls_sniff(s->rx.base + s->rx.head, s->rx.tail - s->rx.head);
+	/* rx has no buffer before the first bytes (or after a bare FIN) */
+	enum tls_sniff k = s->rx.base ? tls_sniff(s->rx.base + s->rx.head, s->rx.tail - s->rx.head)
+				      : SNIFF_MORE;
 
 	if (k == SNIFF_MORE && !(s->flags & SIDE_F_FIN)) {
 		int ret = relay_arm_recv(c, SIDE_CLIENT);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "bufpool.h"
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
@@ -65,7 +66,7 @@ static void goodbye_user(struct conn *c)
 	struct buf *tx = &c->side[SIDE_CLIENT].tx;
 
 	/* A full tx would cut the alert in two: then just close. */
-	if (tx->cap - tx->tail < TLS_RECORD_OVERHEAD) {
+	if (bufpool_want(&c->w->bufs, tx) < 0 || tx->cap - tx->tail < TLS_RECORD_OVERHEAD) {
 		conn_close(c, "drain timeout");
 		return;
 	}

@@ -169,12 +169,6 @@ static int start_conn(struct conn *c)
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
 		addr_text(&ss, c->peer, sizeof(c->peer));
 	(void)set_opt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
-	if (c->ls->ctx || c->ls->up_ctx) {
-		c->mem = worker_buf_get(c->w);
-		if (!c->mem)
-			return -ENOMEM;
-		relay_bind_buffers(c, c->mem);
-	}
 	if (c->ls->ctx)
 		return start_tls_client(c);
 	return conn_client_ready(c);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <liburing.h>
@@ -202,6 +203,74 @@ int loop_poll(struct loop *l, struct op *op, int fd, unsigned int events)
 	return 0;
 }
 
+/* ---- provided-buffer ring ---- */
+
+static size_t bufring_bytes(unsigned int entries)
+{
+	return ((size_t)entries * sizeof(struct io_uring_buf) + 4095) & ~(size_t)4095;
+}
+
+int loop_bufring_init(struct loop *l, struct loop_bufring *r, unsigned int entries,
+		      unsigned int bgid)
+{
+	struct io_uring_buf_reg reg = { 0 };
+	void *br;
+	int ret;
+
+	if (!entries || (entries & (entries - 1)) || entries > 32768)
+		return -EINVAL;
+	br = mmap(NULL, bufring_bytes(entries), PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (br == MAP_FAILED)
+		return -errno;
+	io_uring_buf_ring_init(br);
+	reg.ring_addr = (uint64_t)(uintptr_t)br;
+	reg.ring_entries = entries;
+	reg.bgid = (uint16_t)bgid;
+	ret = io_uring_register_buf_ring(l->ring, &reg, 0);
+	if (ret < 0) {
+		munmap(br, bufring_bytes(entries));
+		return ret;
+	}
+	*r = (struct loop_bufring){ br, entries, bgid };
+	return 0;
+}
+
+void loop_bufring_free(struct loop_bufring *r)
+{
+	if (r->br)
+		munmap(r->br, bufring_bytes(r->entries));
+	r->br = NULL;
+}
+
+void loop_bufring_add(struct loop_bufring *r, void *buf, unsigned int len, unsigned int bid)
+{
+	io_uring_buf_ring_add(r->br, buf, len, (unsigned short)bid,
+			      io_uring_buf_ring_mask(r->entries), 0);
+	io_uring_buf_ring_advance(r->br, 1);
+}
+
+int loop_recv_select(struct loop *l, struct op *op, int fd, size_t len,
+		     const struct loop_bufring *r)
+{
+	struct io_uring_sqe *sqe = get_sqe(l);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_recv(sqe, fd, NULL, len, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = (uint16_t)r->bgid;
+	arm(sqe, op);
+	return 0;
+}
+
+int loop_cqe_buf_id(unsigned int cqe_flags)
+{
+	if (!(cqe_flags & IORING_CQE_F_BUFFER))
+		return -1;
+	return (int)(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
+}
+
 int loop_cancel(struct loop *l, struct op *op)
 {
 	struct io_uring_sqe *sqe;
@@ -230,8 +299,11 @@ static void dispatch(struct io_uring_cqe *cqe)
 		if (c)
 			c->inflight--;
 	}
-	if (c && c->state == CONN_ST_CLOSING)
+	if (c && c->state == CONN_ST_CLOSING) {
+		if (op->kind == OP_RECV)
+			relay_on_recv_closed(op, cqe->flags);
 		goto out_put;
+	}
 	ret = handlers[op->kind](op, cqe->res, cqe->flags);
 	if (ret < 0 && ret != -EAGAIN && c)
 		conn_fail(c, ret);

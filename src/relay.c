@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* Userspace payload path and the socket I/O of every buffered side. Each
- * side has a fixed rx and tx buffer; OpenSSL reads rx and writes tx through
- * tls.c's BIO. A side is read only while its rx has room, and rx drains only
- * as fast as the other side's tx empties: that is the backpressure. */
+ * side has an rx and a tx buffer that exist only while they hold bytes
+ * (bufpool.h): a recv on an empty side takes a ring buffer when data comes,
+ * tx gets one on its first write. OpenSSL reads rx and writes tx through
+ * tlsio.c's BIO. A side is read only while its rx has room, and rx drains
+ * only as fast as the other side's tx empties: that is the backpressure. */
 #include "relay.h"
 
 #include <errno.h>
 #include <sys/socket.h>
 
+#include "bufpool.h"
 #include "conn.h"
 #include "loop.h"
 #include "tls.h"
@@ -26,13 +29,26 @@ static struct op *send_op(struct conn *c, int s)
 	return &c->ops[SLOT_SEND_C + s];
 }
 
-void relay_bind_buffers(struct conn *c, unsigned char *mem)
+void relay_release_buffers(struct conn *c)
 {
-	struct buf *bufs[4] = { &c->side[0].rx, &c->side[0].tx, &c->side[1].rx, &c->side[1].tx };
 	unsigned int i;
 
-	for (i = 0; i < 4; i++)
-		*bufs[i] = (struct buf){ mem + i * WORKER_BUF_SIZE, 0, 0, WORKER_BUF_SIZE };
+	for (i = 0; i < SIDE__COUNT; i++) {
+		bufpool_drop(c->side[i].pool, &c->side[i].rx);
+		bufpool_drop(c->side[i].pool, &c->side[i].tx);
+	}
+}
+
+void relay_drop_idle(struct conn *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < SIDE__COUNT; i++) {
+		if (!recv_op(c, (int)i)->armed)
+			bufpool_drop_if_empty(c->side[i].pool, &c->side[i].rx);
+		if (!send_op(c, (int)i)->armed)
+			bufpool_drop_if_empty(c->side[i].pool, &c->side[i].tx);
+	}
 }
 
 /* Moves the unread bytes to the front; only while no op targets @b. */
@@ -48,27 +64,51 @@ static void buf_compact(struct buf *b)
 	b->tail = n;
 }
 
+/* A recv that waits in a buffer of its own: no ring, or the ring ran dry. */
+static int arm_recv_pool(struct conn *c, int s)
+{
+	struct side *sd = &c->side[s];
+	int ret = bufpool_want(sd->pool, &sd->rx);
+
+	if (ret < 0)
+		return ret;
+	return loop_recv(&c->w->loop, recv_op(c, s), sd->fd, sd->rx.base + sd->rx.tail,
+			 sd->rx.cap - sd->rx.tail);
+}
+
 int relay_arm_recv(struct conn *c, int s)
 {
 	struct side *sd = &c->side[s];
 
-	if (recv_op(c, s)->armed || (sd->flags & (SIDE_F_FIN | SIDE_F_EOF)))
+	if (recv_op(c, s)->armed)
 		return 0;
-	/* Keep recvs large: move a small tail of unread bytes to the front. */
-	if (sd->rx.head == sd->rx.tail || (sd->rx.head && sd->rx.cap - sd->rx.tail < sd->rx.cap / 4))
+	bufpool_drop_if_empty(sd->pool, &sd->rx);
+	if (sd->flags & (SIDE_F_FIN | SIDE_F_EOF))
+		return 0;
+	/* Empty: the kernel picks a ring buffer when data arrives, so an idle
+	 * side pins no memory. */
+	if (!sd->rx.base && bufpool_has_ring(sd->pool))
+		return loop_recv_select(&c->w->loop, recv_op(c, s), sd->fd, BUF_SIZE,
+					&sd->pool->ring);
+	/* A partial record waits in rx: recv the rest behind it, keeping recvs
+	 * large by moving a small tail of unread bytes to the front. */
+	if (sd->rx.head && sd->rx.cap - sd->rx.tail < sd->rx.cap / 4)
 		buf_compact(&sd->rx);
-	if (sd->rx.tail == sd->rx.cap)
+	if (sd->rx.base && sd->rx.tail == sd->rx.cap)
 		return 0;	/* full: the other side must drain first */
-	return loop_recv(&c->w->loop, recv_op(c, s), sd->fd, sd->rx.base + sd->rx.tail,
-			 sd->rx.cap - sd->rx.tail);
+	return arm_recv_pool(c, s);
 }
 
 int relay_flush(struct conn *c, int s)
 {
 	struct side *sd = &c->side[s];
 
-	if (send_op(c, s)->armed || sd->tx.tail == sd->tx.head)
+	if (send_op(c, s)->armed)
 		return 0;
+	if (sd->tx.tail == sd->tx.head) {
+		bufpool_drop_if_empty(sd->pool, &sd->tx);
+		return 0;
+	}
 	sd->sending = sd->tx.tail - sd->tx.head;
 	return loop_send(&c->w->loop, send_op(c, s), sd->fd, sd->tx.base + sd->tx.head,
 			 sd->sending);
@@ -79,9 +119,10 @@ bool relay_is_tx_empty(const struct conn *c, int s)
 	return c->side[s].tx.head == c->side[s].tx.tail;
 }
 
+/* No buffer yet: a whole one comes with the first write. */
 static uint32_t tx_room(const struct side *sd)
 {
-	return sd->tx.cap - sd->tx.tail;
+	return sd->tx.base ? sd->tx.cap - sd->tx.tail : BUF_SIZE;
 }
 
 /* TLS source: decrypt straight into a plaintext destination's tx, or via
@@ -92,6 +133,8 @@ static int move_from_tls(struct conn *c, int a, int b)
 	uint32_t room;
 	int n, w;
 
+	if (!dst->ssl && (n = bufpool_want(dst->pool, &dst->tx)) < 0)
+		return n;
 	while ((room = tx_room(dst)) >= MIN_ROOM) {
 		if (!dst->ssl) {
 			n = tls_read(c, a, dst->tx.base + dst->tx.tail, room);
@@ -115,18 +158,20 @@ static int move_from_tls(struct conn *c, int a, int b)
 	return 0;
 }
 
-/* Plaintext source into a TLS destination. */
+/* Plaintext source into a TLS destination, in full records while there
+ * are bytes for them: a short record only ends what rx holds. */
 static int move_to_tls(struct conn *c, int a, int b)
 {
 	struct side *src = &c->side[a];
-	uint32_t room, len;
+	uint32_t len;
 	int n;
 
-	while (src->rx.tail > src->rx.head && (room = tx_room(&c->side[b])) >= MIN_ROOM) {
+	while (src->rx.tail > src->rx.head) {
 		len = src->rx.tail - src->rx.head;
-		room -= TLS_RECORD_OVERHEAD;
-		len = len < room ? len : room;
-		n = tls_write(c, b, src->rx.base + src->rx.head, len < CHUNK ? len : CHUNK);
+		len = len < CHUNK ? len : CHUNK;
+		if (tx_room(&c->side[b]) < len + TLS_RECORD_OVERHEAD)
+			break;	/* the send in flight makes room */
+		n = tls_write(c, b, src->rx.base + src->rx.head, len);
 		if (n < 0)
 			return n;
 		src->rx.head += (uint32_t)n;
@@ -199,6 +244,8 @@ int relay_pump(struct conn *c)
 		return ret;
 	/* OpenSSL may have queued bytes of its own (a KeyUpdate answer). */
 	ret = relay_flush(c, SIDE_CLIENT);
+	if (ret >= 0)
+		ret = relay_flush(c, SIDE_UPSTREAM);
 	if (ret < 0)
 		return ret;
 	if ((c->side[SIDE_CLIENT].flags & SIDE_F_SHUT_DONE) &&
@@ -211,8 +258,16 @@ int relay_on_recv(struct op *op, int res, unsigned int cqe_flags)
 {
 	struct conn *c = op->conn;
 	struct side *sd = &c->side[op->idx];
+	int bid = loop_cqe_buf_id(cqe_flags);
 
-	(void)cqe_flags;
+	if (bid >= 0)
+		bufpool_adopt(sd->pool, &sd->rx, (unsigned int)bid);
+	if (res == -ENOBUFS) {
+		/* Ring dry (its buffers all taken, by this batch of completions
+		 * or by sides whose bytes wait): nothing was read. */
+		conn_log(c, LOG_DEBUG, "recv: buffer ring empty, waiting in a pool buffer");
+		return arm_recv_pool(c, op->idx);
+	}
 	if (res < 0)
 		return res;
 	if (res == 0)
@@ -236,10 +291,21 @@ int relay_on_send(struct op *op, int res, unsigned int cqe_flags)
 	sd->bytes_out += (uint64_t)res;
 	c->t_last = c->w->loop.now_ms;
 	buf_compact(&sd->tx);
+	bufpool_drop_if_empty(sd->pool, &sd->tx);
 	if (c->state == CONN_ST_RELAY_USER || c->state == CONN_ST_DRAIN)
 		return conn_step(c);
 	/* Handshakes: finish the flight, then let OpenSSL continue. */
 	if (!relay_is_tx_empty(c, op->idx))
 		return relay_flush(c, op->idx);
 	return conn_step(c);
+}
+
+void relay_on_recv_closed(struct op *op, unsigned int cqe_flags)
+{
+	struct side *sd = &op->conn->side[op->idx];
+	int bid = loop_cqe_buf_id(cqe_flags);
+
+	/* Kept until the conn's release gives every buffer back. */
+	if (bid >= 0)
+		bufpool_adopt(sd->pool, &sd->rx, (unsigned int)bid);
 }

@@ -42,6 +42,8 @@ static int pipe_get(struct worker *w, struct leg *l)
 
 	if (p->n) {
 		p->n--;
+		if (p->n < p->n_low)
+			p->n_low = p->n;
 		l->pipe[0] = p->fds[p->n][0];
 		l->pipe[1] = p->fds[p->n][1];
 		return 0;
@@ -90,11 +92,22 @@ static void trim_pool(struct pipepool *p, unsigned int keep)
 		close(p->fds[p->n][0]);
 		close(p->fds[p->n][1]);
 	}
+	if (p->n_low > p->n)
+		p->n_low = p->n;
 }
 
 void splice_pool_free(struct worker *w)
 {
 	trim_pool(&w->pipes, 0);
+}
+
+void splice_pool_trim(struct worker *w)
+{
+	struct pipepool *p = &w->pipes;
+
+	/* n_low pipes sat unused for a whole tick: idle conns need none. */
+	trim_pool(p, p->n - p->n_low);
+	p->n_low = p->n;
 }
 
 /* ---- legs ---- */

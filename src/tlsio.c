@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "bufpool.h"
 #include "conn.h"
 #include "log.h"
 #include "offload.h"
@@ -40,12 +41,16 @@ static int side_bio_read(BIO *b, char *out, int len)
 	return (int)n;
 }
 
+/* A side's tx gets its buffer when OpenSSL first writes to it. */
 static int side_bio_write(BIO *b, const char *in, int len)
 {
 	struct side *sd = BIO_get_data(b);
-	uint32_t n = sd->tx.cap - sd->tx.tail;
+	uint32_t n;
 
 	BIO_clear_retry_flags(b);
+	if (bufpool_want(sd->pool, &sd->tx) < 0)
+		return -1;
+	n = sd->tx.cap - sd->tx.tail;
 	if (!n) {
 		BIO_set_retry_write(b);
 		return -1;
@@ -136,6 +141,9 @@ int tls_attach(struct conn *c, int s, struct ssl_ctx_st *ctx)
 	SSL_set_bio(ssl, bio, bio);
 	bio = NULL;
 	SSL_set_app_data(ssl, c);
+	/* An idle session holds no record buffers (OpenSSL frees them once
+	 * empty), as an idle side holds none of ours. */
+	SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
 	if (offload_track(c, s, ssl) < 0)
 		goto out_free;
 	if (s == SIDE_CLIENT)

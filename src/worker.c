@@ -5,10 +5,12 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "bufpool.h"
 #include "conn.h"
 #include "drain.h"
 #include "listener.h"
@@ -25,6 +27,7 @@
 #define RING_ENTRIES 2048
 #define TICK_MS 100
 #define STOP_GRACE_MS 2000	/* at most this long for cancelled ops to end */
+#define HEAP_TRIM_MS 1000	/* at most one malloc_trim() a second per worker */
 
 unsigned int gateway_n_workers(const struct config *cfg)
 {
@@ -36,7 +39,7 @@ unsigned int gateway_n_workers(const struct config *cfg)
 	return n > 0 ? (unsigned int)n : 1;
 }
 
-/* ---- rate limit and buffers ---- */
+/* ---- rate limit ---- */
 
 bool worker_rl_allow(struct worker *w, enum rl_reason r, unsigned int *dropped)
 {
@@ -55,41 +58,6 @@ bool worker_rl_allow(struct worker *w, enum rl_reason r, unsigned int *dropped)
 	*dropped = rl->dropped[r];
 	rl->dropped[r] = 0;
 	return true;
-}
-
-unsigned char *worker_buf_get(struct worker *w)
-{
-	void *blk = w->bufs.free;
-
-	if (blk) {
-		w->bufs.free = *(void **)blk;
-		w->bufs.n_free--;
-		return blk;
-	}
-	blk = aligned_alloc(4096, WORKER_BUF_BLOCK);
-	if (blk)
-		w->bufs.n_total++;
-	return blk;
-}
-
-void worker_buf_put(struct worker *w, unsigned char *blk)
-{
-	if (!blk)
-		return;
-	*(void **)blk = w->bufs.free;
-	w->bufs.free = blk;
-	w->bufs.n_free++;
-}
-
-static void bufpool_free(struct bufpool *b)
-{
-	while (b->free) {
-		void *next = *(void **)b->free;
-
-		free(b->free);
-		b->free = next;
-	}
-	b->n_free = b->n_total = 0;
 }
 
 /* ---- worker-level ops ---- */
@@ -149,6 +117,24 @@ int worker_on_tick(struct op *op, int res, unsigned int cqe_flags)
 	return arm_tick(w);
 }
 
+/* A burst of handshakes leaves OpenSSL's freed scratch spread over the
+ * heap, which glibc keeps. Once a tick passes without new conns after
+ * some, give those pages back: idle RSS then follows the sessions that
+ * stay, not the peak. Never during a steady stream of handshakes, and at
+ * most once a second (a trim walks every arena). */
+static void trim_heap_if_quiet(struct worker *w)
+{
+	uint64_t now = w->loop.now_ms;
+
+	if (w->next_id != w->trim_id && w->next_id == w->tick_id &&
+	    now >= w->trim_ms + HEAP_TRIM_MS) {
+		malloc_trim(0);
+		w->trim_id = w->next_id;
+		w->trim_ms = now;
+	}
+	w->tick_id = w->next_id;
+}
+
 static void check_deadlines(struct worker *w)
 {
 	struct conn *c, *next;
@@ -161,6 +147,9 @@ static void check_deadlines(struct worker *w)
 		conn_check_deadline(c, w->loop.now_ms);
 	}
 	drain_check(w);
+	bufpool_trim(&w->bufs);
+	splice_pool_trim(w);
+	trim_heap_if_quiet(w);
 	for (i = 0; i < w->n_ls; i++) {
 		if (!w->ls[i].rearm || w->stopping)
 			continue;
@@ -250,7 +239,7 @@ static void worker_free(struct worker *w)
 		free(w->pool.chunks[i]);
 	free(w->pool.chunks);
 	w->pool.chunks = NULL;
-	bufpool_free(&w->bufs);
+	bufpool_exit(&w->bufs);
 	splice_pool_free(w);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
@@ -294,6 +283,10 @@ static int worker_init(struct worker *w, struct gateway *gw, unsigned int id)
 		log_error("w=%u: io_uring setup: %s", id, strerror(-ret));
 		return ret;
 	}
+	ret = bufpool_init(&w->bufs, &w->loop);
+	if (ret < 0 && id == 0)
+		log_info("no io_uring buffer ring (%s): waiting recvs hold a buffer each",
+			 strerror(-ret));
 	w->ls = calloc(w->cfg->n_listeners, sizeof(*w->ls));
 	if (!w->ls)
 		return -ENOMEM;
