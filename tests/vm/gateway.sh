@@ -3,7 +3,8 @@
 # The real gateway in the kTLS VM: ktlsgw (gateway.ktls: on) with a plaintext echo upstream
 # (tlsMode 1 and 2) and a TLS echo upstream (internal TLS), driven by vm_gw_peer for TLS 1.2/1.3
 # x AES-128-GCM/AES-256-GCM/CHACHA20-POLY1305: N bytes each way with equal SHA-256, close_notify
-# both ways, a client KeyUpdate and a client alert. Offload is asserted from /proc/net/tls_stat
+# both ways, a client KeyUpdate, a client alert, and the close_notify the gateway's drainTimeout
+# sends through kTLS after SIGTERM. Offload is asserted from /proc/net/tls_stat
 # deltas AND the gateway's access line (path=ktls). Then the negative control: the same guest
 # without tls.ko (ktls: auto) must fail every offload assertion while the payload still flows,
 # and ktls: on must refuse to start. Usage: gateway.sh VMDIR (BUILD and the binaries from run.sh).
@@ -45,6 +46,7 @@ make_files() {
 	  ktls: KTLS
 	  workers: 1
 	  idleTimeout: 60s
+	  drainTimeout: 2s
 	  logLevel: info
 	  accessLog: true
 	tls:
@@ -104,6 +106,22 @@ guest_head() {
 			echo "RESULT $name/data fail got ${got%% *} want ${want%% *}"
 		check_offload
 	}
+	# drain_cell NAME PEER_ARGS...: a client that stays open while the gateway gets SIGTERM; the
+	# gateway exits after it, so this is the last cell.
+	drain_cell() {
+		name=$1 sides=1 what=drain
+		shift
+		begin
+		timeout 60 $P client --port 8441 --cell $name --mode drain "$@" >/tmp/drain.out 2>&1 &
+		peer=$!
+		i=0
+		while ! grep -q READY /tmp/drain.out && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+		kill -TERM $GW
+		wait $peer
+		grep RESULT /tmp/drain.out
+		wait $GW
+		check_offload
+	}
 	begin() {
 		set -- $(tls_stat)
 		tx0=$1 rx0=$2
@@ -126,6 +144,7 @@ guest_head() {
 		case $what in
 		keyupdate) grep -q 'KeyUpdate; this kernel cannot rekey kTLS RX' /tmp/gw.log ;;
 		alert) grep -q 'sent TLS alert level=2 desc=10: closing' /tmp/gw.log ;;
+		drain) grep -q 'drainTimeout reached' /tmp/gw.log && echo "$line" | grep -q 'end="drain timeout"' ;;
 		*) true ;;
 		esac && echo "RESULT $name/log ok $(echo "$line" | grep -o 'end="[^"]*"')" ||
 			echo "RESULT $name/log fail no $what line; access: $line"
@@ -181,8 +200,10 @@ plan() {
 		--tls 1.2 --cipher aes256gcm --mode alert --bytes 1048576
 	emit gw-m1-tls13-chacha20-alert 8441 2 alert alert \
 		--tls 1.3 --cipher chacha20 --mode alert --bytes 1048576
-	echo 'kill $GW; wait $GW; grep -c " access " /tmp/gw.log | sed "s/^/GWACCESS /"' \
-		>>"$work/test.sh"
+	echo 'drain_cell gw-m1-tls13-aes128gcm-drain --tls 1.3 --cipher aes128gcm --bytes 65536' \
+		'--ca $C/ca.pem' >>"$work/test.sh"
+	printf '%s\n' gw-m1-tls13-aes128gcm-drain/{data,drain,offload,log} >>"$work/expect"
+	echo 'grep -c " access " /tmp/gw.log | sed "s/^/GWACCESS /"' >>"$work/test.sh"
 	echo 'tail -n 5 /tmp/gw.log | sed "s/^/GWLOG /"' >>"$work/test.sh"
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* VM test peers around the real gateway: a plaintext echo upstream, a TLS
  * echo upstream (internal TLS), and a TLS client that moves N bytes each way
- * through the gateway and checks SHA-256, close_notify, a KeyUpdate and an
- * alert. The client prints "RESULT <cell>/<check> ok|fail detail" lines. */
+ * through the gateway and checks SHA-256, close_notify, a KeyUpdate, an
+ * alert, and the gateway's close_notify when its drain timeout ends a conn. The client prints "RESULT <cell>/<check> ok|fail detail" lines. */
 #include "ktls.h"
 
 #include <errno.h>
@@ -28,7 +28,7 @@
 #define CHUNK 16384
 
 struct opts {
-	const char *cell, *mode;	/* mode: data | keyupdate | alert */
+	const char *cell, *mode;	/* mode: data | keyupdate | alert | drain */
 	const char *cert, *key, *ca;
 	int version;
 	const char *cipher;		/* aes128gcm | aes256gcm | chacha20 */
@@ -349,6 +349,20 @@ static int client_keyupdate(SSL *ssl, struct xfer *x)
 	return 0;
 }
 
+/* Echo, then stay open: the script SIGTERMs the gateway once READY is out,
+ * and its drainTimeout must end the conn with a close_notify. */
+static int client_drain(SSL *ssl, struct xfer *x)
+{
+	run_xfer(ssl, x, o.bytes, o.bytes, 30);
+	check_data(ssl, x);
+	printf("READY\n");
+	fflush(stdout);
+	wait_end(ssl, x, 30);
+	result("drain", x->rd_end == SSL_ERROR_ZERO_RETURN,
+	       "the gateway's drain ended reading with %s", end_name(x->rd_end));
+	return 0;
+}
+
 /* Our own socket goes to kTLS so that we can send any alert record. */
 static int client_alert(SSL *ssl, struct xfer *x)
 {
@@ -404,6 +418,8 @@ static int client(void)
 		return client_keyupdate(ssl, x) < 0;
 	if (!strcmp(o.mode, "alert"))
 		return client_alert(ssl, x) < 0;
+	if (!strcmp(o.mode, "drain"))
+		return client_drain(ssl, x) < 0;
 	return client_data(ssl, x) < 0;
 }
 
@@ -440,7 +456,7 @@ int main(int argc, char **argv)
 	if (!strcmp(role, "client") && o.cell)
 		return client();
 	fprintf(stderr, "usage: vm_gw_peer echo|tls-echo|client --port P [--cell C --tls 1.2|1.3 "
-			"--cipher aes128gcm|aes256gcm|chacha20 --bytes N --mode data|keyupdate|alert "
+			"--cipher aes128gcm|aes256gcm|chacha20 --bytes N --mode data|keyupdate|alert|drain "
 			"--cert F --key F --ca F]\n");
 	return 2;
 }
