@@ -66,11 +66,12 @@ int recside_peek(const struct conn *c, int s)
 {
 	const struct tlsrec *r = &c->rec[s];
 	const struct buf *rx = &c->side[s].rx;
-	const uint8_t *h = rx->base + rx->head;
 	size_t clen, min = tlsrec_hdr_len(r) - TLSREC_HDR + tlsrec_tail_len(r);
+	const uint8_t *h;
 
 	if (!rx->base || rx->tail - rx->head < TLSREC_HDR)
 		return -EAGAIN;
+	h = rx->base + rx->head;
 	clen = (size_t)h[3] << 8 | h[4];
 	if (clen > TLSREC_CIPHER_MAX)
 		return 0;	/* the open refuses it: no need to wait for it */
