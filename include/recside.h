@@ -35,19 +35,21 @@ static inline bool recside_is_rec(const struct conn *c, int s)
  * open that follows reports it. */
 __must_check int recside_peek(const struct conn *c, int s);
 
-/* Opens the record at the head of side @s's rx in place and consumes it;
- * @m points into rx until the next recv. 0, -EAGAIN (not whole yet), or
+/* Opens the record at the head of side @s's rx and consumes it: into @out
+ * (room for recside_peek() + 1 bytes), or in place when @out is NULL (then
+ * @m points into rx until the next recv). 0, -EAGAIN (not whole yet), or
  * -ECANCELED after recside_fatal() (a bad record: the conn is draining). */
-__must_check int recside_open(struct conn *c, int s, struct tlsrec_msg *m);
+__must_check int recside_open(struct conn *c, int s, uint8_t *out, struct tlsrec_msg *m);
 
 /* Where up to *@cap bytes of plaintext for side @s go: into its tx, past
  * the room a record header needs. Seals an owed KeyUpdate first. *@cap is
  * 0 when tx has no room for a useful record. 0 or -errno. */
 __must_check int recside_window(struct conn *c, int s, uint8_t **p, uint32_t *cap);
 
-/* Seals the @len bytes put at recside_window()'s pointer as one data
- * record at the tail of side @s's tx. 0 or -errno. */
-__must_check int recside_seal(struct conn *c, int s, uint32_t len);
+/* Seals the @len bytes put at recside_window()'s pointer (@src NULL) or
+ * read from @src as one data record at the tail of side @s's tx, which
+ * recside_window() said has room. 0 or -errno. */
+__must_check int recside_seal(struct conn *c, int s, const uint8_t *src, uint32_t len);
 
 /* Acts on control record @m read from side @s: enum recside_ctrl, or
  * -errno. */

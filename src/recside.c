@@ -81,14 +81,17 @@ int recside_peek(const struct conn *c, int s)
 	return clen > min ? (int)(clen - min) : 0;
 }
 
-int recside_open(struct conn *c, int s, struct tlsrec_msg *m)
+int recside_open(struct conn *c, int s, uint8_t *out, struct tlsrec_msg *m)
 {
 	struct buf *rx = &c->side[s].rx;
 	int n;
 
 	if (!rx->base)
 		return -EAGAIN;
-	n = tlsrec_open(&c->rec[s], rx->base + rx->head, rx->tail - rx->head, m);
+	if (out)
+		n = tlsrec_open_to(&c->rec[s], rx->base + rx->head, rx->tail - rx->head, out, m);
+	else
+		n = tlsrec_open(&c->rec[s], rx->base + rx->head, rx->tail - rx->head, m);
 	if (n == -EAGAIN)
 		return n;
 	if (n == -EBADMSG)
@@ -159,10 +162,12 @@ int recside_window(struct conn *c, int s, uint8_t **p, uint32_t *cap)
 	return 0;
 }
 
-int recside_seal(struct conn *c, int s, uint32_t len)
+int recside_seal(struct conn *c, int s, const uint8_t *src, uint32_t len)
 {
 	struct buf *tx = &c->side[s].tx;
-	int n = tlsrec_seal(&c->rec[s], KTLS_REC_DATA, tx->base + tx->tail, len);
+	uint8_t *rec = tx->base + tx->tail;
+	int n = src ? tlsrec_seal_from(&c->rec[s], KTLS_REC_DATA, rec, src, len)
+		    : tlsrec_seal(&c->rec[s], KTLS_REC_DATA, rec, len);
 
 	if (n < 0) {
 		conn_log(c, LOG_INFO, "tlsrec: %s side: cannot seal: %s", side_names[s],

@@ -164,7 +164,7 @@ static int dst_commit(struct conn *c, int b, const uint8_t *p, uint32_t n)
 	int w;
 
 	if (recside_is_rec(c, b))
-		return recside_seal(c, b, n);
+		return recside_seal(c, b, NULL, n);
 	if (c->side[b].ssl) {
 		w = tls_write(c, b, p, n);
 		if (w < 0)
@@ -179,6 +179,8 @@ static int dst_commit(struct conn *c, int b, const uint8_t *p, uint32_t n)
 /* @len bytes at @data to side @b, whose window @p holds that many. */
 static int dst_put(struct conn *c, int b, const uint8_t *data, uint32_t len, uint8_t *p)
 {
+	if (recside_is_rec(c, b))	/* encrypted while copied: one pass */
+		return recside_seal(c, b, data, len);
 	if (c->side[b].ssl)
 		return dst_commit(c, b, data, len);	/* OpenSSL reads @data itself */
 	memcpy(p, data, len);
@@ -212,12 +214,15 @@ static int move_from_tls(struct conn *c, int a, int b)
 	}
 }
 
-/* tlsrec source: each whole record in rx is opened in place, but only once
- * the destination has room for all it can hold (an opened record cannot be
- * closed again), and its plaintext copied out: one copy to a plaintext side,
- * one copy plus a seal in place to a tlsrec side. -ECANCELED: conn ending. */
+/* tlsrec source: each whole record in rx is opened, but only once the
+ * destination has room for all it can hold (an opened record cannot be
+ * closed again). Into a plaintext side it is decrypted straight into tx;
+ * otherwise in place, then sealed from there into a tlsrec side's tx (or
+ * handed to OpenSSL): the bytes are touched once either way.
+ * -ECANCELED: the conn is ending. */
 static int move_from_rec(struct conn *c, int a, int b)
 {
+	bool direct = !c->side[b].ssl && !recside_is_rec(c, b);
 	struct side *src = &c->side[a];
 	struct tlsrec_msg m;
 	uint8_t *p = NULL;
@@ -228,9 +233,10 @@ static int move_from_rec(struct conn *c, int a, int b)
 		ret = dst_window(c, b, &p, &cap);
 		if (ret < 0)
 			return ret;
-		if (cap < (uint32_t)bound)
+		/* + 1: decrypted out of place, TLS 1.3's inner type lands there too */
+		if (cap < (uint32_t)bound + (direct ? 1 : 0))
 			return 0;	/* the send in flight makes room */
-		ret = recside_open(c, a, &m);
+		ret = recside_open(c, a, direct ? p : NULL, &m);
 		if (ret < 0)
 			return ret;
 		if (m.type != KTLS_REC_DATA) {
@@ -241,7 +247,11 @@ static int move_from_rec(struct conn *c, int a, int b)
 				return ret < 0 ? ret : -ECANCELED;
 			continue;
 		}
-		if (m.len && (ret = dst_put(c, b, m.data, m.len, p)) < 0)
+		if (direct)
+			ret = dst_commit(c, b, m.data, m.len);
+		else if (m.len)
+			ret = dst_put(c, b, m.data, m.len, p);
+		if (ret < 0)
 			return ret;
 		c->payload[a] += m.len;
 	}
