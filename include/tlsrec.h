@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Userspace TLS record layer: after an OpenSSL handshake, runs the AEAD
  * records of TLS 1.2 and 1.3 (AES-128/256-GCM, ChaCha20-Poly1305) itself,
- * opening and sealing in place in the caller's buffers, like kTLS does in
- * the kernel. Handles close_notify, alerts, tickets and TLS 1.3 KeyUpdate. */
+ * opening and sealing in the caller's buffers (in place, or from one buffer
+ * into another), like kTLS does in the kernel. Handles close_notify, alerts, tickets and TLS 1.3 KeyUpdate. */
 #ifndef KTLSGW_TLSREC_H
 #define KTLSGW_TLSREC_H
 
