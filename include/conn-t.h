@@ -11,6 +11,8 @@
 #include "config-t.h"
 #include "ktls-t.h"
 #include "loop-t.h"
+#include "tls-t.h"
+#include "tlsrec-t.h"
 
 struct ssl_st;
 struct worker;
@@ -59,6 +61,7 @@ enum conn_slot {
 #define SIDE_F_SHUT_WANTED (1u << 1)	/* shut our write side once tx is empty */
 #define SIDE_F_SHUT_DONE (1u << 2)	/* write side shut (FIN sent) */
 #define SIDE_F_KTLS (1u << 4)		/* both directions in kernel TLS (set by offload.c) */
+#define SIDE_F_REC (1u << 5)		/* records run by tlsrec.c (recside.c); the SSL is freed */
 
 /* A linear byte buffer; [head, tail) holds data. It has memory (base) only
  * while it holds bytes or an op points into it: see bufpool.h. */
@@ -123,6 +126,9 @@ struct conn {
 	uint8_t ktls_why;		/* enum ktls_why: why the conn stayed in userspace */
 	int8_t ktls_side;		/* the side that decided it, -1: the gateway */
 	uint16_t ktls_ver[SIDE__COUNT];	/* TLS version of each offloaded side */
+	const char *rec_why[SIDE__COUNT];	/* borrowed: static text, why a TLS side kept its SSL */
+	struct tlsrec rec[SIDE__COUNT];	/* recside.c: a SIDE_F_REC side's record layer */
+	struct tls_info tls;		/* the client session, kept when its SSL is freed */
 	struct conn_metrics mx;		/* gwmetrics.c's */
 	struct conn *prev, *next;	/* borrowed: worker's active or free list */
 };

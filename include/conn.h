@@ -35,6 +35,10 @@ void conn_force_release(struct conn *c);
  * call more than once and from any state. */
 void conn_fail(struct conn *c, int err);
 
+/* Enters DRAIN: sends what both sides' tx hold (an alert, the 400
+ * answer), then closes with c->end; at most DRAIN_MS. 0 or -errno. */
+__must_check int conn_drain(struct conn *c);
+
 /* Orderly end: both directions finished. */
 void conn_close(struct conn *c, const char *why);
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Userspace TLS record layer: after an OpenSSL handshake, runs the AEAD
  * records of TLS 1.2 and 1.3 (AES-128/256-GCM, ChaCha20-Poly1305) itself,
- * opening and sealing in place in the caller's buffers, like kTLS does in
- * the kernel. Handles close_notify, alerts, tickets and TLS 1.3 KeyUpdate. */
+ * opening and sealing in the caller's buffers (in place, or from one buffer
+ * into another), like kTLS does in the kernel. Handles close_notify, alerts, tickets and TLS 1.3 KeyUpdate. */
 #ifndef KTLSGW_TLSREC_H
 #define KTLSGW_TLSREC_H
 
@@ -41,12 +41,25 @@ size_t tlsrec_tail_len(const struct tlsrec *r);
  * but @buf may hold garbage after a bad tag. */
 __must_check int tlsrec_open(struct tlsrec *r, uint8_t *buf, size_t len, struct tlsrec_msg *m);
 
+/* The same, but the plaintext lands at @out, not inside @buf: the relay
+ * decrypts straight into the other side's buffer. @out needs room for the
+ * whole inner plaintext (ciphertext length less explicit nonce and tag: in
+ * TLS 1.3 the content, type and padding). A failed record leaves garbage
+ * there. */
+__must_check int tlsrec_open_to(struct tlsrec *r, uint8_t *buf, size_t len, uint8_t *out,
+				struct tlsrec_msg *m);
+
 /* Seals @len bytes of @type that the caller put at @buf + tlsrec_hdr_len(r);
  * tlsrec_tail_len(r) bytes after them must be writable. Writes the record
  * from @buf on; returns its length. -EMSGSIZE over 2^14; -EPIPE after our
  * close_notify; -EINPROGRESS for data while a KeyUpdate is owed (seal it with
  * tlsrec_seal_key_update() first); -EOVERFLOW when seq would wrap. */
 __must_check int tlsrec_seal(struct tlsrec *r, uint8_t type, uint8_t *buf, size_t len);
+
+/* The same with the plaintext read from @src (elsewhere): encrypting while
+ * copying saves the relay a pass over the bytes. */
+__must_check int tlsrec_seal_from(struct tlsrec *r, uint8_t type, uint8_t *buf, const uint8_t *src,
+				  size_t len);
 
 /* An alert record (level, desc) into @buf of @cap bytes: its length, or
  * -ENOSPC. Nothing can be sealed after it. close_notify is (1, 0). */

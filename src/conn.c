@@ -14,6 +14,7 @@
 #include "listener.h"
 #include "loop.h"
 #include "offload.h"
+#include "recside.h"
 #include "relay.h"
 #include "splice.h"
 #include "tls.h"
@@ -190,35 +191,53 @@ static void unlink_active(struct conn *c)
 
 /* ---- access line ---- */
 
+/* "records" when every TLS side ran on tlsrec.c, "userspace" when one
+ * stayed on OpenSSL (rec= says why). */
 static const char *conn_path(const struct conn *c)
 {
 	if (c->flags & CONN_F_KTLS)
 		return "ktls";
 	if (c->flags & CONN_F_SPLICE)
 		return "splice";
-	return (c->flags & CONN_F_USER) ? "userspace" : "-";
+	if (!(c->flags & CONN_F_USER))
+		return "-";
+	return c->rec_why[SIDE_CLIENT] || c->rec_why[SIDE_UPSTREAM] ? "userspace" : "records";
+}
+
+/* The access line's " rec=..." field: the side tlsrec refused, and why. */
+static void describe_rec(const struct conn *c, char *buf, size_t len)
+{
+	int s = c->rec_why[SIDE_CLIENT] ? SIDE_CLIENT : SIDE_UPSTREAM;
+
+	buf[0] = 0;
+	if (c->rec_why[s])
+		snprintf(buf, len, " rec=\"%s: %s\"", s == SIDE_CLIENT ? "client" : "upstream",
+			 c->rec_why[s]);
 }
 
 static void access_log(const struct conn *c)
 {
 	struct tls_info ti = { "-", "-", "" };
 	uint64_t dur = loop_clock_ms() - c->t_start;
-	char kt[96];
+	char kt[96], rw[96];
 
 	if (!c->w->cfg->access_log)
 		return;
 	offload_describe(c, kt, sizeof(kt));
+	describe_rec(c, rw, sizeof(rw));
 	if (c->side[SIDE_CLIENT].ssl)
 		tls_info(c, SIDE_CLIENT, &ti);
+	else if (recside_is_rec(c, SIDE_CLIENT))
+		ti = c->tls;
 	conn_log(c, LOG_INFO,
 		 "access up=%s c2u=%llu u2c=%llu client_wire=%llu/%llu dur_ms=%llu hs_ms=%u tls=%s "
-		 "cipher=%s alpn=%s subject=\"%s\" path=%s%s state=%s end=\"%s\"",
+		 "cipher=%s alpn=%s subject=\"%s\" path=%s%s%s state=%s end=\"%s\"",
 		 c->up ? c->up->text : "-", (unsigned long long)c->payload[SIDE_CLIENT],
 		 (unsigned long long)c->payload[SIDE_UPSTREAM],
 		 (unsigned long long)c->side[SIDE_CLIENT].bytes_in,
 		 (unsigned long long)c->side[SIDE_CLIENT].bytes_out, (unsigned long long)dur, c->hs_ms,
 		 ti.version, ti.cipher, c->alpn[0] ? c->alpn : "-", ti.subject,
-		 conn_path(c), kt, conn_state_name(c->closed_in),
+		 conn_path(c), kt, rw, conn_state_name(c->closed_in),
 		 c->end ? c->end : "-");
 }
 
@@ -236,6 +255,7 @@ static void conn_release(struct conn *c)
 	access_log(c);
 	gwmetrics_conn_end(c);	/* needs the fds open: TCP_INFO */
 	offload_release(c);
+	recside_release(c);
 	for (i = 0; i < SIDE__COUNT; i++) {
 		tls_detach(c, (int)i);
 		close_fd(&c->side[i].fd);
@@ -349,7 +369,7 @@ int conn_client_ready(struct conn *c)
  * directions offloaded to kTLS. */
 static bool side_is_kernel(const struct side *s)
 {
-	return !s->ssl || (s->flags & SIDE_F_KTLS);
+	return (!s->ssl && !(s->flags & SIDE_F_REC)) || (s->flags & SIDE_F_KTLS);
 }
 
 /* The one branch between payload paths: splice when no side needs OpenSSL
@@ -377,22 +397,34 @@ int conn_start_relay(struct conn *c)
 		gwmetrics_relay_start(c);
 		return splice_start(c);
 	}
+	/* kTLS refused or absent: the records run in userspace, on tlsrec.c
+	 * where it takes the keys (the SSL is freed), else on OpenSSL */
+	recside_takeover(c);
 	conn_set_state(c, CONN_ST_RELAY_USER);
 	c->flags |= CONN_F_USER;
 	gwmetrics_relay_start(c);
 	return relay_pump(c);
 }
 
-/* Queues the last bytes (an alert, the 400 answer) and closes once sent. */
-static int drain_then_close(struct conn *c)
+/* DRAIN: sends what both txs hold, then closes. */
+static int step_drain(struct conn *c)
+{
+	int ret = relay_flush(c, SIDE_CLIENT);
+
+	if (ret >= 0)
+		ret = relay_flush(c, SIDE_UPSTREAM);
+	if (ret < 0)
+		return ret;
+	if (relay_is_tx_empty(c, SIDE_CLIENT) && relay_is_tx_empty(c, SIDE_UPSTREAM))
+		conn_close(c, c->end);
+	return 0;
+}
+
+int conn_drain(struct conn *c)
 {
 	conn_set_state(c, CONN_ST_DRAIN);
 	c->deadline = loop_clock_ms() + DRAIN_MS;
-	if (relay_is_tx_empty(c, SIDE_CLIENT)) {
-		conn_close(c, c->end);
-		return 0;
-	}
-	return relay_flush(c, SIDE_CLIENT);
+	return step_drain(c);
 }
 
 static int answer_plain_http(struct conn *c)
@@ -406,7 +438,7 @@ static int answer_plain_http(struct conn *c)
 		return -ENOMEM;
 	memcpy(tx->base + tx->tail, tls_http_400, n);
 	tx->tail += (uint32_t)n;
-	return drain_then_close(c);
+	return conn_drain(c);
 }
 
 /* Looks at the first bytes once: plaintext HTTP gets a 400. */
@@ -439,19 +471,10 @@ static int step_handshake(struct conn *c)
 	}
 	ret = tls_handshake_step(c, SIDE_CLIENT);
 	if (ret == -EPROTO)
-		return drain_then_close(c);
+		return conn_drain(c);
 	if (ret < 0)
 		return ret;
 	return conn_client_ready(c);
-}
-
-static int step_drain(struct conn *c)
-{
-	if (relay_is_tx_empty(c, SIDE_CLIENT)) {
-		conn_close(c, c->end);
-		return 0;
-	}
-	return relay_flush(c, SIDE_CLIENT);
 }
 
 static int step_up_handshake(struct conn *c)

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "loop.h"
 #include "offload.h"
+#include "recside.h"
 #include "relay.h"
 #include "tls.h"
 
@@ -60,17 +61,23 @@ void drain_begin(struct worker *w)
 		 w->n_active, w->cfg->drain_timeout_ms);
 }
 
-/* A TLS client in the userspace relay: close_notify after what is queued. */
-static void goodbye_user(struct conn *c)
+/* close_notify into the client's tx: tlsrec seals it whole or not at all;
+ * a full tx would cut OpenSSL's in two. 0 or -errno (then just close). */
+static int queue_close_notify(struct conn *c)
 {
 	struct buf *tx = &c->side[SIDE_CLIENT].tx;
 
-	/* A full tx would cut the alert in two: then just close. */
-	if (bufpool_want(&c->w->bufs, tx) < 0 || tx->cap - tx->tail < TLS_RECORD_OVERHEAD) {
-		conn_close(c, "drain timeout");
-		return;
-	}
-	if (tls_shutdown(c, SIDE_CLIENT) < 0) {
+	if (recside_is_rec(c, SIDE_CLIENT))
+		return recside_close_notify(c, SIDE_CLIENT);
+	if (bufpool_want(&c->w->bufs, tx) < 0 || tx->cap - tx->tail < TLS_RECORD_OVERHEAD)
+		return -ENOSPC;
+	return tls_shutdown(c, SIDE_CLIENT);
+}
+
+/* A TLS client in the userspace relay: close_notify after what is queued. */
+static void goodbye_user(struct conn *c)
+{
+	if (queue_close_notify(c) < 0) {
 		conn_close(c, c->end);
 		return;
 	}
@@ -87,7 +94,8 @@ static void goodbye(struct conn *c)
 
 	if (!c->end)
 		c->end = "drain timeout";
-	if (c->state == CONN_ST_RELAY_USER && cs->ssl && !(cs->flags & SIDE_F_KTLS)) {
+	if (c->state == CONN_ST_RELAY_USER && (cs->ssl || (cs->flags & SIDE_F_REC)) &&
+	    !(cs->flags & SIDE_F_KTLS)) {
 		goodbye_user(c);
 		return;
 	}

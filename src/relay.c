@@ -2,9 +2,11 @@
 /* Userspace payload path and the socket I/O of every buffered side. Each
  * side has an rx and a tx buffer that exist only while they hold bytes
  * (bufpool.h): a recv on an empty side takes a ring buffer when data comes,
- * tx gets one on its first write. OpenSSL reads rx and writes tx through
- * tlsio.c's BIO. A side is read only while its rx has room, and rx drains
- * only as fast as the other side's tx empties: that is the backpressure. */
+ * tx gets one on its first write. A TLS side's records are opened in rx and
+ * sealed in tx by tlsrec.c (recside.c), or, where it refused the session, by
+ * OpenSSL through tlsio.c's BIO. A side is read only while its rx has room,
+ * and rx drains only as fast as the other side's tx empties: that is the
+ * backpressure. */
 #include "relay.h"
 
 #include <errno.h>
@@ -13,11 +15,16 @@
 #include "bufpool.h"
 #include "conn.h"
 #include "loop.h"
+#include "recside.h"
 #include "tls.h"
 #include "worker.h"
 
 #define CHUNK 16384u			/* plaintext per TLS record written */
-#define MIN_ROOM (TLS_RECORD_OVERHEAD + 256u)	/* less tx room than this: wait */
+#define MIN_PLAIN 256u			/* less room than this for SSL_read: wait */
+
+/* relay_arm_recv() compacts rx when less than a quarter is free, so a
+ * partial record always ends up with room to complete in rx. */
+_Static_assert(BUF_SIZE / 4 >= TLSREC_RECORD_MAX, "rx must hold a whole TLS record");
 
 static struct op *recv_op(struct conn *c, int s)
 {
@@ -125,57 +132,158 @@ static uint32_t tx_room(const struct side *sd)
 	return sd->tx.base ? sd->tx.cap - sd->tx.tail : BUF_SIZE;
 }
 
-/* TLS source: decrypt straight into a plaintext destination's tx, or via
- * the worker's scratch into a TLS destination. */
-static int move_from_tls(struct conn *c, int a, int b)
+/* Where up to *@cap bytes of plaintext for side @b go: its tx (plaintext
+ * side), its tx past a record header (tlsrec side, sealed in place), or the
+ * worker's scratch (OpenSSL copies it into a record). *@cap 0: no room. */
+static int dst_window(struct conn *c, int b, uint8_t **p, uint32_t *cap)
 {
 	struct side *dst = &c->side[b];
 	uint32_t room;
-	int n, w;
+	int ret;
 
-	if (!dst->ssl && (n = bufpool_want(dst->pool, &dst->tx)) < 0)
-		return n;
-	while ((room = tx_room(dst)) >= MIN_ROOM) {
-		if (!dst->ssl) {
-			n = tls_read(c, a, dst->tx.base + dst->tx.tail, room);
-			if (n > 0)
-				dst->tx.tail += (uint32_t)n;
-			c->payload[a] += n > 0 ? (uint64_t)n : 0;
-		} else {
-			room -= TLS_RECORD_OVERHEAD;
-			n = tls_read(c, a, c->w->scratch, room < CHUNK ? room : CHUNK);
-			w = n > 0 ? tls_write(c, b, c->w->scratch, (size_t)n) : 0;
-			if (w < 0)
-				return w;
-			BUG_ON(n > 0 && w != n);
-			c->payload[a] += (uint64_t)w;
+	if (recside_is_rec(c, b))
+		return recside_window(c, b, p, cap);
+	if (dst->ssl) {
+		room = tx_room(dst);
+		room = room > TLS_RECORD_OVERHEAD ? room - TLS_RECORD_OVERHEAD : 0;
+		*p = c->w->scratch;
+		*cap = room < CHUNK ? room : CHUNK;
+		return 0;
+	}
+	ret = bufpool_want(dst->pool, &dst->tx);
+	if (ret < 0)
+		return ret;
+	*p = dst->tx.base + dst->tx.tail;
+	*cap = dst->tx.cap - dst->tx.tail;
+	return 0;
+}
+
+/* The @n bytes at @p (dst_window()'s, or any for OpenSSL) go to side @b. */
+static int dst_commit(struct conn *c, int b, const uint8_t *p, uint32_t n)
+{
+	int w;
+
+	if (recside_is_rec(c, b))
+		return recside_seal(c, b, NULL, n);
+	if (c->side[b].ssl) {
+		w = tls_write(c, b, p, n);
+		if (w < 0)
+			return w;
+		BUG_ON((uint32_t)w != n);
+		return 0;
+	}
+	c->side[b].tx.tail += n;
+	return 0;
+}
+
+/* @len bytes at @data to side @b, whose window @p holds that many. */
+static int dst_put(struct conn *c, int b, const uint8_t *data, uint32_t len, uint8_t *p)
+{
+	if (recside_is_rec(c, b))	/* encrypted while copied: one pass */
+		return recside_seal(c, b, data, len);
+	if (c->side[b].ssl)
+		return dst_commit(c, b, data, len);	/* OpenSSL reads @data itself */
+	memcpy(p, data, len);
+	return dst_commit(c, b, p, len);
+}
+
+/* OpenSSL source: SSL_read straight into the destination's window. */
+static int move_from_tls(struct conn *c, int a, int b)
+{
+	uint32_t cap;
+	uint8_t *p;
+	int n, ret;
+
+	for (;;) {
+		ret = dst_window(c, b, &p, &cap);
+		if (ret < 0)
+			return ret;
+		if (cap < MIN_PLAIN)
+			return 0;	/* the send in flight makes room */
+		n = tls_read(c, a, p, cap);
+		if (n > 0) {
+			ret = dst_commit(c, b, p, (uint32_t)n);
+			if (ret < 0)
+				return ret;
+			c->payload[a] += (uint64_t)n;
+			continue;
 		}
 		if (n == 0)
 			c->side[a].flags |= SIDE_F_EOF;
-		if (n <= 0)
-			return n == -EAGAIN ? 0 : n;
+		return n == -EAGAIN ? 0 : n;
 	}
+}
+
+/* tlsrec source: each whole record in rx is opened, but only once the
+ * destination has room for all it can hold (an opened record cannot be
+ * closed again). Into a plaintext side it is decrypted straight into tx;
+ * otherwise in place, then sealed from there into a tlsrec side's tx (or
+ * handed to OpenSSL): the bytes are touched once either way.
+ * -ECANCELED: the conn is ending. */
+static int move_from_rec(struct conn *c, int a, int b)
+{
+	bool direct = !c->side[b].ssl && !recside_is_rec(c, b);
+	struct side *src = &c->side[a];
+	struct tlsrec_msg m;
+	uint8_t *p = NULL;
+	uint32_t cap;
+	int bound, ret;
+
+	while (!(src->flags & SIDE_F_EOF) && (bound = recside_peek(c, a)) >= 0) {
+		ret = dst_window(c, b, &p, &cap);
+		if (ret < 0)
+			return ret;
+		/* + 1: decrypted out of place, TLS 1.3's inner type lands there too */
+		if (cap < (uint32_t)bound + (direct ? 1 : 0))
+			return 0;	/* the send in flight makes room */
+		ret = recside_open(c, a, direct ? p : NULL, &m);
+		if (ret < 0)
+			return ret;
+		if (m.type != KTLS_REC_DATA) {
+			ret = recside_ctrl(c, a, &m);
+			if (ret == RECSIDE_EOF)
+				src->flags |= SIDE_F_EOF;
+			if (ret < 0 || ret == RECSIDE_ENDED)
+				return ret < 0 ? ret : -ECANCELED;
+			continue;
+		}
+		if (direct)
+			ret = dst_commit(c, b, m.data, m.len);
+		else if (m.len)
+			ret = dst_put(c, b, m.data, m.len, p);
+		if (ret < 0)
+			return ret;
+		c->payload[a] += m.len;
+	}
+	/* FIN without close_notify (or inside a record): an end all the same,
+	 * as OpenSSL's SSL_OP_IGNORE_UNEXPECTED_EOF has it */
+	if ((src->flags & SIDE_F_FIN) && recside_peek(c, a) == -EAGAIN)
+		src->flags |= SIDE_F_EOF;
 	return 0;
 }
 
 /* Plaintext source into a TLS destination, in full records while there
  * are bytes for them: a short record only ends what rx holds. */
-static int move_to_tls(struct conn *c, int a, int b)
+static int move_from_plain(struct conn *c, int a, int b)
 {
 	struct side *src = &c->side[a];
-	uint32_t len;
-	int n;
+	uint32_t len, cap;
+	uint8_t *p;
+	int ret;
 
 	while (src->rx.tail > src->rx.head) {
 		len = src->rx.tail - src->rx.head;
 		len = len < CHUNK ? len : CHUNK;
-		if (tx_room(&c->side[b]) < len + TLS_RECORD_OVERHEAD)
+		ret = dst_window(c, b, &p, &cap);
+		if (ret < 0)
+			return ret;
+		if (cap < len)
 			break;	/* the send in flight makes room */
-		n = tls_write(c, b, src->rx.base + src->rx.head, len);
-		if (n < 0)
-			return n;
-		src->rx.head += (uint32_t)n;
-		c->payload[a] += (uint64_t)n;
+		ret = dst_put(c, b, src->rx.base + src->rx.head, len, p);
+		if (ret < 0)
+			return ret;
+		src->rx.head += len;
+		c->payload[a] += (uint64_t)len;
 	}
 	if ((src->flags & SIDE_F_FIN) && src->rx.tail == src->rx.head)
 		src->flags |= SIDE_F_EOF;
@@ -187,13 +295,19 @@ static int move_to_tls(struct conn *c, int a, int b)
 static int propagate_eof(struct conn *c, int a, int b)
 {
 	struct side *dst = &c->side[b];
-	int ret;
+	int ret = 0;
 
 	if (!(c->side[a].flags & SIDE_F_EOF) || (dst->flags & SIDE_F_SHUT_WANTED))
 		return 0;
-	dst->flags |= SIDE_F_SHUT_WANTED;
-	if (dst->ssl && (ret = tls_shutdown(c, b)) < 0)
+	if (recside_is_rec(c, b))
+		ret = recside_close_notify(c, b);
+	else if (dst->ssl)
+		ret = tls_shutdown(c, b);
+	if (ret == -ENOSPC)
+		return 0;	/* tx full: after the send in flight */
+	if (ret < 0 && ret != -EPIPE)
 		return ret;
+	dst->flags |= SIDE_F_SHUT_WANTED;
 	return 0;
 }
 
@@ -214,10 +328,12 @@ static int pump_dir(struct conn *c, int a, int b)
 {
 	int ret;
 
-	if (c->side[a].ssl)
+	if (recside_is_rec(c, a))
+		ret = move_from_rec(c, a, b);
+	else if (c->side[a].ssl)
 		ret = move_from_tls(c, a, b);
 	else
-		ret = move_to_tls(c, a, b);
+		ret = move_from_plain(c, a, b);
 	if (ret < 0)
 		return ret;
 	ret = propagate_eof(c, a, b);
@@ -237,12 +353,13 @@ int relay_pump(struct conn *c)
 	int ret;
 
 	ret = pump_dir(c, SIDE_CLIENT, SIDE_UPSTREAM);
+	if (ret >= 0)
+		ret = pump_dir(c, SIDE_UPSTREAM, SIDE_CLIENT);
+	if (ret == -ECANCELED)
+		return 0;	/* a record ended the conn: it drains or closes */
 	if (ret < 0)
 		return ret;
-	ret = pump_dir(c, SIDE_UPSTREAM, SIDE_CLIENT);
-	if (ret < 0)
-		return ret;
-	/* OpenSSL may have queued bytes of its own (a KeyUpdate answer). */
+	/* OpenSSL or tlsrec may have queued bytes of their own (a KeyUpdate answer). */
 	ret = relay_flush(c, SIDE_CLIENT);
 	if (ret >= 0)
 		ret = relay_flush(c, SIDE_UPSTREAM);

@@ -191,20 +191,23 @@ static void make_aad12(uint8_t aad[13], uint64_t seq, uint8_t type, size_t len)
 	aad[12] = (uint8_t)len;
 }
 
-/* Encrypts (@enc) or decrypts @len bytes at @data in place; the tag is at
- * @tag. 0, -EBADMSG on a bad tag, -EPROTO on any other failure. */
+/* Encrypts (@enc) or decrypts @len bytes from @in to @out (the same or
+ * apart), then @more bytes at @out + @len in place (TLS 1.3's inner type
+ * behind plaintext sealed from elsewhere); the tag is at @tag. 0, -EBADMSG
+ * on a bad tag, -EPROTO on any other failure. */
 static int aead_run(EVP_CIPHER_CTX *cx, const uint8_t *nonce, const uint8_t *aad, size_t alen,
-		    uint8_t *data, size_t len, uint8_t *tag, int enc)
+		    const uint8_t *in, uint8_t *out, size_t len, size_t more, uint8_t *tag, int enc)
 {
 	int outl;
 
 	/* the error queue is only touched on failure: the hot path stays lean */
 	if (EVP_CipherInit_ex(cx, NULL, NULL, NULL, nonce, enc) != 1 ||
 	    EVP_CipherUpdate(cx, NULL, &outl, aad, (int)alen) != 1 ||
-	    (len && EVP_CipherUpdate(cx, data, &outl, data, (int)len) != 1) ||
+	    (len && EVP_CipherUpdate(cx, out, &outl, in, (int)len) != 1) ||
+	    (more && EVP_CipherUpdate(cx, out + len, &outl, out + len, (int)more) != 1) ||
 	    (!enc && EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_AEAD_SET_TAG, TLSREC_TAG, tag) != 1))
 		goto out_proto;
-	if (EVP_CipherFinal_ex(cx, data + len, &outl) != 1) {
+	if (EVP_CipherFinal_ex(cx, out + len + more, &outl) != 1) {
 		if (enc)
 			goto out_proto;
 		ERR_clear_error();
@@ -230,36 +233,44 @@ static void put_header(uint8_t *buf, uint8_t type, size_t clen)
 	buf[4] = (uint8_t)clen;
 }
 
-/* Seals without policy checks (alerts and KeyUpdate use it too). */
-static int seal_record(struct tlsrec *r, uint8_t type, uint8_t *buf, size_t len)
+/* Seals without policy checks (alerts and KeyUpdate use it too); the
+ * plaintext is at @src, or already in place when @src is NULL. */
+static int seal_record(struct tlsrec *r, uint8_t type, uint8_t *buf, const uint8_t *src,
+		       size_t len)
 {
 	struct tlsrec_dir *d = &r->tx;
 	size_t hdr = tlsrec_hdr_len(r), clen = hdr - TLSREC_HDR + len + tlsrec_tail_len(r);
 	uint8_t nonce[12], aad[13], *aadp = aad, *pt = buf + hdr;
-	size_t alen = sizeof(aad);
+	size_t alen = sizeof(aad), more = 0;
 	int ret;
 
 	if (d->seq == UINT64_MAX)
 		return refuse(r, -EOVERFLOW, 0, "TX record number would wrap");
 	put_header(buf, is_tls13(r) ? KTLS_REC_DATA : type, clen);
 	if (is_tls13(r)) {
-		pt[len++] = type;	/* TLSInnerPlaintext: content || type, no padding */
+		pt[len] = type;	/* TLSInnerPlaintext: content || type, no padding */
+		more = 1;
 		aadp = buf;
 		alen = TLSREC_HDR;
 	} else {
 		make_aad12(aad, d->seq, type, len);
 	}
+	if (!src) {	/* in place: one pass over content and type */
+		src = pt;
+		len += more;
+		more = 0;
+	}
 	if (has_explicit_nonce(r))
 		put_be64(buf + TLSREC_HDR, d->seq);	/* explicit nonce = seq (RFC 5288 3) */
 	make_nonce(d, has_explicit_nonce(r) ? buf + TLSREC_HDR : NULL, nonce);
-	ret = aead_run(d->aead, nonce, aadp, alen, pt, len, pt + len, 1);
+	ret = aead_run(d->aead, nonce, aadp, alen, src, pt, len, more, pt + len + more, 1);
 	if (ret < 0)
 		return ret;
 	d->seq++;
 	return (int)(TLSREC_HDR + clen);
 }
 
-int tlsrec_seal(struct tlsrec *r, uint8_t type, uint8_t *buf, size_t len)
+static int check_seal(struct tlsrec *r, uint8_t type, size_t len)
 {
 	if (r->flags & TLSREC_F_TX_DONE)
 		return refuse(r, -EPIPE, 0, "sealing after our close_notify or alert");
@@ -267,7 +278,21 @@ int tlsrec_seal(struct tlsrec *r, uint8_t type, uint8_t *buf, size_t len)
 		return refuse(r, -EMSGSIZE, 0, "plaintext over 2^14 bytes");
 	if (type == KTLS_REC_DATA && (r->flags & TLSREC_F_KU_OWED))
 		return refuse(r, -EINPROGRESS, 0, "a KeyUpdate is owed before data");
-	return seal_record(r, type, buf, len);
+	return 0;
+}
+
+int tlsrec_seal(struct tlsrec *r, uint8_t type, uint8_t *buf, size_t len)
+{
+	int ret = check_seal(r, type, len);
+
+	return ret < 0 ? ret : seal_record(r, type, buf, NULL, len);
+}
+
+int tlsrec_seal_from(struct tlsrec *r, uint8_t type, uint8_t *buf, const uint8_t *src, size_t len)
+{
+	int ret = check_seal(r, type, len);
+
+	return ret < 0 ? ret : seal_record(r, type, buf, src, len);
 }
 
 /* Room check shared by the control records we produce. */
@@ -289,7 +314,7 @@ int tlsrec_seal_alert(struct tlsrec *r, uint8_t level, uint8_t desc, uint8_t *bu
 		return -ENOSPC;
 	body[0] = level;
 	body[1] = desc;
-	ret = seal_record(r, KTLS_REC_ALERT, buf, 2);
+	ret = seal_record(r, KTLS_REC_ALERT, buf, NULL, 2);
 	if (ret > 0)
 		r->flags |= TLSREC_F_TX_DONE;
 	return ret;
@@ -307,7 +332,7 @@ int tlsrec_seal_key_update(struct tlsrec *r, bool request, uint8_t *buf, size_t 
 	if (!body)
 		return -ENOSPC;
 	memcpy(body, (const uint8_t[]){ HS_KEY_UPDATE, 0, 0, 1, request }, 5);
-	n = seal_record(r, KTLS_REC_HANDSHAKE, buf, 5);
+	n = seal_record(r, KTLS_REC_HANDSHAKE, buf, NULL, 5);
 	if (n < 0)
 		return n;
 	ret = dir_update(r, &r->tx, 1);
@@ -354,7 +379,9 @@ static int strip_inner(struct tlsrec *r, struct tlsrec_msg *m)
 	return 0;
 }
 
-int tlsrec_open(struct tlsrec *r, uint8_t *buf, size_t len, struct tlsrec_msg *m)
+/* Opens the record at @buf into @out (NULL: in place). */
+static int open_record(struct tlsrec *r, uint8_t *buf, size_t len, uint8_t *out,
+		       struct tlsrec_msg *m)
 {
 	struct tlsrec_dir *d = &r->rx;
 	size_t hdr = tlsrec_hdr_len(r), plen;
@@ -376,19 +403,31 @@ int tlsrec_open(struct tlsrec *r, uint8_t *buf, size_t len, struct tlsrec_msg *m
 	else
 		make_aad12(aad, d->seq, buf[0], plen);
 	make_nonce(d, has_explicit_nonce(r) ? buf + TLSREC_HDR : NULL, nonce);
+	out = out ? out : buf + hdr;
 	ret = aead_run(d->aead, nonce, aadp, is_tls13(r) ? TLSREC_HDR : sizeof(aad), buf + hdr,
-		       plen, buf + hdr + plen, 0);
+		       out, plen, 0, buf + hdr + plen, 0);
 	if (ret == -EBADMSG)
 		return refuse(r, ret, ALERT_BAD_RECORD_MAC, "bad record tag (bad_record_mac)");
 	if (ret < 0)
 		return ret;
-	m->data = buf + hdr;
+	m->data = out;
 	m->len = (uint32_t)plen;
 	m->type = buf[0];
 	if (is_tls13(r) && (ret = strip_inner(r, m)) < 0)
 		return ret;
 	d->seq++;
 	return TLSREC_HDR + clen;
+}
+
+int tlsrec_open(struct tlsrec *r, uint8_t *buf, size_t len, struct tlsrec_msg *m)
+{
+	return open_record(r, buf, len, NULL, m);
+}
+
+int tlsrec_open_to(struct tlsrec *r, uint8_t *buf, size_t len, uint8_t *out,
+		   struct tlsrec_msg *m)
+{
+	return open_record(r, buf, len, out, m);
 }
 
 /* ---- control records ---- */

@@ -70,7 +70,7 @@ TEST(seal_refuses_over_2_14)
 static void craft(struct tlsrec *cli, uint8_t type, size_t len, uint8_t *out)
 {
 	memset(out + tlsrec_hdr_len(cli), 'x', len);
-	EXPECT(seal_record(cli, type, out, len) > 0);
+	EXPECT(seal_record(cli, type, out, NULL, len) > 0);
 }
 
 TEST(open_refuses_oversized_plaintext_and_missing_type)
@@ -384,4 +384,63 @@ TEST(classify_post_handshake_messages)
 	CLASSIFY(nst, KTLS_CTRL_UNEXPECTED);		/* alert of 10 bytes */
 	EXPECT_EQ(r.alert, ALERT_UNEXPECTED_MESSAGE);
 #undef CLASSIFY
+}
+
+/* ---- out of place: the relay decrypts into, and seals from, another buffer ---- */
+
+static void out_of_place(int version, const char *c12, const char *c13)
+{
+	static uint8_t src[TLSREC_PLAIN_MAX], keep[TLSREC_PLAIN_MAX], out[TLSREC_PLAIN_MAX + 1];
+	static uint8_t rec[TLSREC_HDR_MAX + TLSREC_PLAIN_MAX + TLSREC_TAIL_MAX];
+	struct tlsrec_msg m;
+	struct tpair p;
+	uint64_t seq;
+	int n;
+
+	ASSERT(tpair_open(&p, version, c12, c13));
+	ASSERT(tpair_take(&p, true) == 0);
+	seq = p.r.rx.seq;	/* TLS 1.2: the Finished was record 0 */
+	tpair_fill(src, sizeof(src), 11);
+	memcpy(keep, src, sizeof(src));
+	/* OpenSSL's full record opens into @out; the record stays ciphertext */
+	ASSERT(SSL_write(p.c, src, sizeof(src)) == (int)sizeof(src));
+	tpair_pull(&p);
+	n = tlsrec_open_to(&p.r, p.in + p.head, p.tail - p.head, out, &m);
+	EXPECT_EQ(n, (int)(p.tail - p.head));
+	EXPECT(m.type == KTLS_REC_DATA && m.data == out && m.len == sizeof(src));
+	EXPECT(!memcmp(out, src, sizeof(src)));
+	EXPECT(memcmp(p.in + p.head + tlsrec_hdr_len(&p.r), src, 64) != 0);
+	p.head += (size_t)n;
+	/* a flipped bit fails out of place too, and changes no state */
+	ASSERT(SSL_write(p.c, src, 100) == 100);
+	tpair_pull(&p);
+	p.in[p.tail - TLSREC_TAG - 1] ^= 1;
+	EXPECT_EQ(tlsrec_open_to(&p.r, p.in + p.head, p.tail - p.head, out, &m), -EBADMSG);
+	EXPECT_EQ(p.r.rx.seq, seq + 1);
+	/* sealed from @src (left as it was), read back by OpenSSL */
+	n = tlsrec_seal_from(&p.r, KTLS_REC_DATA, rec, src, sizeof(src));
+	EXPECT_EQ(n, (int)(tlsrec_hdr_len(&p.r) + sizeof(src) + tlsrec_tail_len(&p.r)));
+	EXPECT(!memcmp(src, keep, sizeof(src)));
+	tpair_put(&p, rec, n);
+	EXPECT(tpair_peer_reads(&p, keep, sizeof(keep)));
+	n = tlsrec_seal_from(&p.r, KTLS_REC_DATA, rec, src, 1);
+	tpair_put(&p, rec, n);
+	EXPECT(tpair_peer_reads(&p, keep, 1));
+	tpair_close(&p);
+}
+
+TEST(out_of_place_tls12_gcm)
+{
+	out_of_place(TLS1_2_VERSION, "ECDHE-ECDSA-AES256-GCM-SHA384", "");
+}
+
+TEST(out_of_place_tls12_chacha)
+{
+	out_of_place(TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305", "");
+}
+
+TEST(out_of_place_tls13)
+{
+	out_of_place(TLS1_3_VERSION, "", "TLS_AES_128_GCM_SHA256");
+	out_of_place(TLS1_3_VERSION, "", "TLS_CHACHA20_POLY1305_SHA256");
 }

@@ -28,7 +28,7 @@
 #define CHUNK 16384
 
 struct opts {
-	const char *cell, *mode;	/* mode: data | keyupdate | alert | drain */
+	const char *cell, *mode;	/* mode: data | keyupdate | rekey | alert | drain */
 	const char *cert, *key, *ca;
 	int version;
 	const char *cipher;		/* aes128gcm | aes256gcm | chacha20 */
@@ -363,6 +363,38 @@ static int client_drain(SSL *ssl, struct xfer *x)
 	return 0;
 }
 
+/* KeyUpdates the gateway sent us (userspace records answer a request). */
+static int ku_seen;
+
+static void count_key_updates(int write_p, int version, int content_type, const void *buf,
+			      size_t len, SSL *ssl, void *arg)
+{
+	(void)version;
+	(void)ssl;
+	(void)arg;
+	if (!write_p && content_type == SSL3_RT_HANDSHAKE && len && *(const uint8_t *)buf == 24)
+		ku_seen++;
+}
+
+/* A KeyUpdate (update_requested) halfway: the payload must keep flowing
+ * both ways, the gateway must answer with its own KeyUpdate, and both
+ * close_notify still work (the userspace record path; kTLS closes instead). */
+static int client_rekey(SSL *ssl, struct xfer *x)
+{
+	SSL_set_msg_callback(ssl, count_key_updates);
+	run_xfer(ssl, x, o.bytes / 2, o.bytes / 2, 30);
+	if (SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) != 1)
+		return result("rekey", 0, "SSL_key_update refused"), -1;
+	run_xfer(ssl, x, o.bytes, o.bytes, 30);
+	SSL_shutdown(ssl);
+	wait_end(ssl, x, 20);
+	check_data(ssl, x);
+	result("rekey", ku_seen >= 1, "the gateway sent %d KeyUpdate(s) back", ku_seen);
+	result("close_notify", x->rd_end == SSL_ERROR_ZERO_RETURN,
+	       "reading ended with %s after %zu bytes", end_name(x->rd_end), x->rx.done);
+	return 0;
+}
+
 /* Our own socket goes to kTLS so that we can send any alert record. */
 static int client_alert(SSL *ssl, struct xfer *x)
 {
@@ -420,6 +452,8 @@ static int client(void)
 		return client_alert(ssl, x) < 0;
 	if (!strcmp(o.mode, "drain"))
 		return client_drain(ssl, x) < 0;
+	if (!strcmp(o.mode, "rekey"))
+		return client_rekey(ssl, x) < 0;
 	return client_data(ssl, x) < 0;
 }
 
@@ -456,7 +490,7 @@ int main(int argc, char **argv)
 	if (!strcmp(role, "client") && o.cell)
 		return client();
 	fprintf(stderr, "usage: vm_gw_peer echo|tls-echo|client --port P [--cell C --tls 1.2|1.3 "
-			"--cipher aes128gcm|aes256gcm|chacha20 --bytes N --mode data|keyupdate|alert|drain "
+			"--cipher aes128gcm|aes256gcm|chacha20 --bytes N --mode data|keyupdate|rekey|alert|drain "
 			"--cert F --key F --ca F]\n");
 	return 2;
 }
