@@ -31,6 +31,11 @@ struct tpair {
 	size_t head, tail;
 };
 
+/* A context for @version with an in-memory P-256 certificate (server), the
+ * given cipher lists, and key tracking prepared when @track. */
+struct ssl_ctx_st *tpair_ctx(bool server, bool track, int version, const char *c12,
+			     const char *c13);
+
 /* Options of the next tpair_open(). */
 extern bool tpair_untracked;			/* no tracker on the server */
 extern struct ssl_session_st *tpair_resume;	/* borrowed: the client resumes it */

@@ -4,6 +4,7 @@
  * software "kernel" seals and opens records with the captured crypto_info, so
  * a userspace OpenSSL peer proves the keys and record numbers are right. */
 #include "../lib/t.h"
+#include "../lib/tpair.h"
 #include "../../src/ktls.c"	/* white-box: statics too */
 
 #include <openssl/evp.h>
@@ -75,39 +76,6 @@ struct pair {
 	struct ktls_track trk;
 };
 
-static void add_cert(SSL_CTX *ctx)
-{
-	EVP_PKEY *pk = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 600);
-	X509_set_pubkey(x, pk);
-	X509_sign(x, pk, EVP_sha256());
-	SSL_CTX_use_certificate(ctx, x);
-	SSL_CTX_use_PrivateKey(ctx, pk);
-	X509_free(x);
-	EVP_PKEY_free(pk);
-}
-
-static SSL_CTX *pair_ctx(bool server, int version, const char *c12, const char *c13)
-{
-	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
-
-	SSL_CTX_set_min_proto_version(ctx, version);
-	SSL_CTX_set_max_proto_version(ctx, version);
-	SSL_CTX_set_cipher_list(ctx, c12);
-	SSL_CTX_set_ciphersuites(ctx, c13);
-	if (server) {
-		add_cert(ctx);
-		if (ktls_ctx_prepare(ctx) < 0)
-			return NULL;
-	}
-	return ctx;
-}
-
 /* Handshakes a server (tracked) with a client, resuming @sess (borrowed)
  * when given; true when both finished. */
 static bool pair_open_sess(struct pair *p, int version, const char *c12, const char *c13,
@@ -116,10 +84,10 @@ static bool pair_open_sess(struct pair *p, int version, const char *c12, const c
 	int i, rs = 0, rc = 0;
 
 	memset(p, 0, sizeof(*p));
-	p->sctx = sctx ? sctx : pair_ctx(true, version, c12, c13);
+	p->sctx = sctx ? sctx : tpair_ctx(true, true, version, c12, c13);
 	if (sctx)
 		SSL_CTX_up_ref(sctx);
-	p->cctx = pair_ctx(false, version, c12, c13);
+	p->cctx = tpair_ctx(false, false, version, c12, c13);
 	p->s = SSL_new(p->sctx);
 	p->c = SSL_new(p->cctx);
 	if (sess)
