@@ -23,6 +23,10 @@
 
 /* Bytes one leg may move per wake-up before it lets the other conns run. */
 #define LEG_BUDGET (4u * SPLICE_PIPE_SIZE)
+/* A plaintext read shorter than this took what a request or reply brought:
+ * the next splice would say EAGAIN, so wait for readiness instead of asking.
+ * (A kTLS socket returns one record per splice: short says nothing there.) */
+#define SHORT_READ (16u * 1024)
 
 static int leg_src(int g)
 {
@@ -208,13 +212,14 @@ static ssize_t fill_pipe(struct conn *c, int g, bool *ended)
 	}
 }
 
-/* Moves what is ready on leg @g until a splice would block (then a poll is
- * armed) or the budget is spent (then a poll that fires at once yields). */
+/* Moves what is ready on leg @g until a splice would block or a short read
+ * says the source is drained (then a poll is armed), or the budget is spent
+ * (then a poll that fires at once yields). */
 static int pump_leg(struct conn *c, int g)
 {
 	struct leg *l = &c->leg[g];
 	uint32_t moved = 0;
-	bool ended = false;
+	bool ended = false, drained = false;
 	ssize_t n;
 	int ret;
 
@@ -222,13 +227,16 @@ static int pump_leg(struct conn *c, int g)
 		ret = drain_pipe(c, g);
 		if (ret <= 0)
 			return ret;
-		if (moved >= LEG_BUDGET)
+		if (drained)
+			pipe_put(c->w, l);	/* empty: nothing to hold while idle */
+		if (drained || moved >= LEG_BUDGET)
 			return arm_poll(c, g, false);
 		n = fill_pipe(c, g, &ended);
 		if (n <= 0 || ended)
 			return (int)n;
 		l->in_pipe += (uint32_t)n;
 		moved += (uint32_t)n;
+		drained = n < SHORT_READ && !(c->side[leg_src(g)].flags & SIDE_F_KTLS);
 		c->side[leg_src(g)].bytes_in += (uint64_t)n;
 		c->t_last = c->w->loop.now_ms;
 	}
